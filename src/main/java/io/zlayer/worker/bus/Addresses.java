@@ -1,0 +1,65 @@
+package io.zlayer.worker.bus;
+
+import java.util.List;
+
+/**
+ * Every event-bus address of the system and the JSON each carries. Verticles, the operator
+ * CLI and external tools (through the loopback TCP bridges) use these names and nothing else.
+ *
+ * <p>Operator addresses live on the controller and are reachable over its bridge only with the
+ * admin token (header {@value #ADMIN_TOKEN_HEADER}). They answer {@code {"error": "..."}} with
+ * a failure code when a request is wrong.
+ */
+public final class Addresses {
+  private Addresses() {
+  }
+
+  /** Bridge frame header carrying the contents of {@code <data_dir>/admin.token}. */
+  public static final String ADMIN_TOKEN_HEADER = "admin_token";
+
+  // ---- controller: operator requests (request/reply) ----
+
+  /** {@code {ttl_secs?: long, uses?: int}} -> {@code {token, token_id, expires_at}}. */
+  public static final String OPERATOR_TOKEN_CREATE = "zlayer.operator.token.create";
+  /** {@code {}} -> {@code {nodes: [node view]}} (see {@code NodeView}). */
+  public static final String OPERATOR_NODES_LIST = "zlayer.operator.nodes.list";
+  /** {@code {node_id, service, role?, indices: [int], command, env?: {k: v}}} -> {@code {revision}}. */
+  public static final String OPERATOR_ASSIGN = "zlayer.operator.assign";
+  /** {@code {node_id, service}} -> {@code {revision}}. */
+  public static final String OPERATOR_UNASSIGN = "zlayer.operator.unassign";
+  /** {@code {node_id, deadline_secs}} -> {@code {command_id}}. */
+  public static final String OPERATOR_DRAIN = "zlayer.operator.drain";
+  /** {@code {node_id, reason?}} -> {@code {command_id}}. */
+  public static final String OPERATOR_SHUTDOWN = "zlayer.operator.shutdown";
+  /** {@code {node_id, version, yaml}} -> {@code {command_id}}. */
+  public static final String OPERATOR_PUSH_CONFIG = "zlayer.operator.push-config";
+  /** {@code {node_id}} -> {@code {node_id, state: "quarantined"}}. */
+  public static final String OPERATOR_REVOKE = "zlayer.operator.revoke";
+
+  /** Every operator address: the only inbound addresses the controller's bridge permits. */
+  public static final List<String> OPERATOR_ADDRESSES = List.of(
+      OPERATOR_TOKEN_CREATE, OPERATOR_NODES_LIST, OPERATOR_ASSIGN, OPERATOR_UNASSIGN,
+      OPERATOR_DRAIN, OPERATOR_SHUTDOWN, OPERATOR_PUSH_CONFIG, OPERATOR_REVOKE);
+
+  // ---- controller: events (publish) ----
+
+  /** {@code {node_id, state, cause}} whenever a node's state changes. */
+  public static final String NODE_STATE_CHANGED = "zlayer.controller.node.state";
+  /** {@code {node_id}}: cut every open stream of a revoked node. */
+  public static final String NODE_REVOKED = "zlayer.controller.node.revoked";
+
+  // ---- worker: internal and bridge-visible ----
+
+  /** {@code {state: "up"|"down", node_id, server?, cause?}} published by the session. */
+  public static final String WORKER_SESSION = "zlayer.worker.session";
+  /** One assignment event: {@code {revision, kind: "set"|"delete"|"drain", service?, assignments?: [{role, indices}], spec?: {command, env}}}. */
+  public static final String WORKER_ASSIGNMENTS = "zlayer.worker.assignments";
+  /** One command: {@code {id, kind: "drain"|"push_config"|"shutdown", deadline_secs?, version?, yaml?, reason?}}. */
+  public static final String WORKER_COMMANDS = "zlayer.worker.commands";
+  /** Request {@code {}} -> {@code {containers: [{service, role, replica, state, pid, restarts}], resources: {cpu_used, memory_used_bytes, gpu_used}}}. */
+  public static final String WORKER_EXECUTOR_SNAPSHOT = "zlayer.worker.executor.snapshot";
+  /** Worker-internal: {@code {deadline_secs}}; the executor stops everything by the deadline. */
+  public static final String WORKER_EXECUTOR_DRAIN = "zlayer.worker.executor.drain";
+  /** Worker-internal: {@code {command_id, ok, message}} result of an applied command, reported with the next status. */
+  public static final String WORKER_COMMAND_RESULT = "zlayer.worker.command.result";
+}

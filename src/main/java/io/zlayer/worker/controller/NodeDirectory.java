@@ -1,0 +1,103 @@
+package io.zlayer.worker.controller;
+
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonObject;
+import io.zlayer.worker.proto.StatusReport;
+import io.zlayer.worker.store.KeyValue;
+import io.zlayer.worker.store.Store;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The controller's view of every node: the durable records (read through from the store at
+ * start and kept current on every write this controller makes) and each node's last status
+ * report, which lives in memory only.
+ */
+public final class NodeDirectory {
+  private final Store store;
+  private final Map<Long, NodeRecord> nodes = new ConcurrentHashMap<>();
+  private final Map<Long, StatusReport> lastStatus = new ConcurrentHashMap<>();
+  private final AtomicLong highestId = new AtomicLong();
+
+  public NodeDirectory(Store store) {
+    this.store = store;
+  }
+
+  /** Loads every stored node. */
+  public Future<NodeDirectory> load() {
+    return store.range(NodeRecord.PREFIX).map(kvs -> {
+      for (KeyValue kv : kvs) {
+        cache(NodeRecord.fromJson(new JsonObject(kv.value())));
+      }
+      return this;
+    });
+  }
+
+  public Optional<NodeRecord> get(long nodeId) {
+    return Optional.ofNullable(nodes.get(nodeId));
+  }
+
+  public Collection<NodeRecord> all() {
+    return List.copyOf(nodes.values());
+  }
+
+  /** Records a write this controller committed. */
+  public void cache(NodeRecord record) {
+    nodes.put(record.nodeId(), record);
+    highestId.accumulateAndGet(record.nodeId(), Math::max);
+  }
+
+  /** The id to try for a new node: the desired one when free, else one past the highest known. */
+  public long proposeId(long desired) {
+    if (desired > 0 && !nodes.containsKey(desired)) {
+      return desired;
+    }
+    return highestId.incrementAndGet();
+  }
+
+  /** Notes that {@code nodeId} is taken (found by a failed compare-and-set). */
+  public void reserve(long nodeId) {
+    highestId.accumulateAndGet(nodeId, Math::max);
+  }
+
+  /** Changes a node's state durably. */
+  public Future<NodeRecord> setState(long nodeId, NodeState state, String cause) {
+    NodeRecord current = nodes.get(nodeId);
+    if (current == null) {
+      return Future.failedFuture(ControlPlaneException.notFound("node " + nodeId + " is not registered"));
+    }
+    if (current.state() == state) {
+      return Future.succeededFuture(current);
+    }
+    NodeRecord next = current.withState(state, cause);
+    return store.put(next.key(), next.toJson().encode()).map(rev -> {
+      cache(next);
+      return next;
+    });
+  }
+
+  /** Stores a changed record. */
+  public Future<NodeRecord> save(NodeRecord record) {
+    return store.put(record.key(), record.toJson().encode()).map(rev -> {
+      cache(record);
+      return record;
+    });
+  }
+
+  public void recordStatus(long nodeId, StatusReport status) {
+    lastStatus.put(nodeId, status);
+  }
+
+  public Optional<StatusReport> lastStatus(long nodeId) {
+    return Optional.ofNullable(lastStatus.get(nodeId));
+  }
+
+  /** Nodes that hold (or should hold) a lease. */
+  public long liveCount() {
+    return nodes.values().stream().filter(n -> n.state().live()).count();
+  }
+}

@@ -1,0 +1,69 @@
+package io.zlayer.worker.controller;
+
+import io.vertx.core.Future;
+import io.vertx.core.Handler;
+import io.vertx.core.json.JsonObject;
+import io.zlayer.worker.store.KeyValue;
+import io.zlayer.worker.store.Store;
+import io.zlayer.worker.store.Watch;
+import io.zlayer.worker.store.WatchEvent;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A durable, per-node, append-only event log in the store (the assignment log and the command
+ * log are two of these). An event's id is the store revision that wrote it: cluster-wide
+ * monotonic, so a reader resumes with "everything after revision R" and sees no gap and no
+ * duplicate, across controller restarts and, on etcd, across controllers.
+ */
+public final class NodeEventLog {
+  /** Events returned by one replay read; a long absence is replayed in pages. */
+  public static final int REPLAY_PAGE = 1000;
+
+  private final Store store;
+  private final String name;
+  private final AtomicLong sequence = new AtomicLong(System.currentTimeMillis() * 1000);
+
+  public NodeEventLog(Store store, String name) {
+    this.store = store;
+    this.name = name;
+  }
+
+  /** One stored event: its revision and its JSON body. */
+  public record Entry(long revision, JsonObject body) {
+    static Entry of(KeyValue kv) {
+      return new Entry(kv.modRevision(), new JsonObject(kv.value()));
+    }
+  }
+
+  public String prefix(long nodeId) {
+    return name + "/" + nodeId + "/";
+  }
+
+  /** Appends an event and returns its revision. */
+  public Future<Long> append(long nodeId, JsonObject body) {
+    // The key only has to be unique; order comes from the revision.
+    String key = prefix(nodeId) + Long.toString(sequence.incrementAndGet(), 36);
+    return store.put(key, body.encode());
+  }
+
+  /** Events after {@code revision}, oldest first, at most {@link #REPLAY_PAGE}. */
+  public Future<List<Entry>> after(long nodeId, long revision) {
+    return store.rangeAfter(prefix(nodeId), revision, REPLAY_PAGE)
+        .map(kvs -> kvs.stream().map(Entry::of).toList());
+  }
+
+  /** Every event after {@code revision}, then live ones, in order, on the caller's context. */
+  public Watch watch(long nodeId, long revision, Handler<Entry> handler) {
+    return store.watch(prefix(nodeId), revision, (WatchEvent event) -> {
+      if (event.type() == WatchEvent.Type.PUT) {
+        handler.handle(Entry.of(event.kv()));
+      }
+    });
+  }
+
+  /** The highest revision in the whole store: what a client that is up to date has seen. */
+  public Future<Long> currentRevision() {
+    return store.revision();
+  }
+}

@@ -1,0 +1,58 @@
+package io.zlayer.worker.controller;
+
+import io.vertx.core.json.JsonObject;
+
+/**
+ * A worker node as stored durably under {@code nodes/<id>}: identity, profile and lifecycle
+ * state. Heartbeat times live in the {@link LeaseDirectory}, not here.
+ *
+ * @param profile     the worker's profile as JSON: api_addr, os, arch, labels, cpu_total, memory_total_bytes
+ * @param certSha256  hex SHA-256 of the current certificate's DER (revocation is by this fingerprint)
+ * @param certNotAfter epoch seconds
+ * @param protocol    "grpc" or "http" (legacy long-poll)
+ */
+public record NodeRecord(long nodeId, NodeState state, JsonObject profile, String certSerial,
+                         String certSha256, long certNotAfter, long registeredAt, String protocol,
+                         String stateCause) {
+
+  public static final String PREFIX = "nodes/";
+
+  public static String key(long nodeId) {
+    return PREFIX + nodeId;
+  }
+
+  public String key() {
+    return key(nodeId);
+  }
+
+  public NodeRecord withState(NodeState next, String cause) {
+    return new NodeRecord(nodeId, next, profile, certSerial, certSha256, certNotAfter, registeredAt,
+        protocol, cause);
+  }
+
+  public NodeRecord withCertificate(String serial, String sha256, long notAfter) {
+    return new NodeRecord(nodeId, state, profile, serial, sha256, notAfter, registeredAt, protocol,
+        stateCause);
+  }
+
+  public JsonObject toJson() {
+    return new JsonObject()
+        .put("node_id", nodeId)
+        .put("state", state.wire())
+        .put("profile", profile)
+        .put("cert_serial", certSerial)
+        .put("cert_sha256", certSha256)
+        .put("cert_not_after", certNotAfter)
+        .put("registered_at", registeredAt)
+        .put("protocol", protocol)
+        .put("state_cause", stateCause);
+  }
+
+  public static NodeRecord fromJson(JsonObject json) {
+    return new NodeRecord(json.getLong("node_id"), NodeState.ofWire(json.getString("state")),
+        json.getJsonObject("profile", new JsonObject()), json.getString("cert_serial"),
+        json.getString("cert_sha256"), json.getLong("cert_not_after", 0L),
+        json.getLong("registered_at", 0L), json.getString("protocol", "grpc"),
+        json.getString("state_cause"));
+  }
+}

@@ -1,0 +1,141 @@
+package io.zlayer.worker.controller;
+
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.zlayer.worker.pki.CsrVerifier;
+import io.zlayer.worker.pki.Fingerprints;
+import io.zlayer.worker.pki.InvalidCsrException;
+import io.zlayer.worker.pki.WorkerCa;
+import io.zlayer.worker.store.Compare;
+import io.zlayer.worker.store.Op;
+import io.zlayer.worker.store.Store;
+import java.security.PublicKey;
+import java.security.cert.CertificateEncodingException;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Admits a worker: checks its bootstrap token and CSR, picks its node id, signs its
+ * certificate and stores the node, consuming the token in the same compare-and-set
+ * transaction. A refused call stores nothing. Used by the gRPC and the legacy HTTP paths.
+ */
+public final class Registrar {
+  private static final Logger LOG = LoggerFactory.getLogger(Registrar.class);
+  /** Node-id collisions with other controllers before giving up. */
+  private static final int MAX_COMMIT_ATTEMPTS = 8;
+
+  private final Vertx vertx;
+  private final Store store;
+  private final TokenService tokens;
+  private final WorkerCa ca;
+  private final NodeDirectory nodes;
+  private final LeaseDirectory leases;
+  private final Duration certValidity;
+  private final Clock clock;
+
+  public Registrar(Vertx vertx, Store store, TokenService tokens, WorkerCa ca, NodeDirectory nodes,
+                   LeaseDirectory leases, Duration certValidity, Clock clock) {
+    this.vertx = vertx;
+    this.store = store;
+    this.tokens = tokens;
+    this.ca = ca;
+    this.nodes = nodes;
+    this.leases = leases;
+    this.certValidity = certValidity;
+    this.clock = clock;
+  }
+
+  /** What a worker asks for: csrDer is null for legacy HTTP workers, which get no certificate. */
+  public record Application(String bootstrapToken, long desiredNodeId, JsonObject profile,
+                            byte[] csrDer, String protocol) {
+  }
+
+  /** An admitted node; certificate is null for legacy workers. */
+  public record Admission(NodeRecord node, int ttlSecs, int graceSecs, X509Certificate certificate) {
+  }
+
+  public Future<Admission> register(Application application) {
+    try {
+      Profiles.validate(application.profile());
+    } catch (ControlPlaneException e) {
+      return Future.failedFuture(e);
+    }
+    return tokens.check(application.bootstrapToken())
+        .compose(redemption -> verifyCsr(application.csrDer())
+            .compose(key -> commit(application, redemption, key, application.desiredNodeId(), 1)));
+  }
+
+  private Future<PublicKey> verifyCsr(byte[] csrDer) {
+    if (csrDer == null) {
+      return Future.succeededFuture(null);
+    }
+    return vertx.executeBlocking(() -> {
+      try {
+        return CsrVerifier.verify(csrDer);
+      } catch (InvalidCsrException e) {
+        throw ControlPlaneException.invalidArgument(e.getMessage());
+      }
+    }, false);
+  }
+
+  private Future<Admission> commit(Application application, TokenService.Redemption redemption,
+                                   PublicKey key, long desired, int attempt) {
+    long nodeId = nodes.proposeId(desired);
+    return sign(key, nodeId).compose(cert -> {
+      NodeRecord node = newRecord(nodeId, application, cert);
+      return store.txn(
+              List.of(Compare.unchanged(redemption.record()), Compare.absent(node.key())),
+              List.of(redemption.consume(), Op.put(node.key(), node.toJson().encode())))
+          .compose(result -> {
+            if (result.succeeded()) {
+              return Future.succeededFuture(admitted(node, cert, redemption.tokenId()));
+            }
+            // Lost a race: either the token was used meanwhile, or the node id was taken.
+            nodes.reserve(nodeId);
+            if (attempt >= MAX_COMMIT_ATTEMPTS) {
+              return Future.failedFuture(new ControlPlaneException(ControlPlaneException.Kind.UNAVAILABLE,
+                  "could not allocate a node id; try again"));
+            }
+            return tokens.check(application.bootstrapToken())
+                .compose(fresh -> commit(application, fresh, key, 0, attempt + 1));
+          });
+    });
+  }
+
+  private Future<X509Certificate> sign(PublicKey key, long nodeId) {
+    if (key == null) {
+      return Future.succeededFuture(null);
+    }
+    return vertx.executeBlocking(() -> ca.signWorkerCertificate(key, nodeId, certValidity), false);
+  }
+
+  private NodeRecord newRecord(long nodeId, Application application, X509Certificate cert) {
+    String serial = cert == null ? null : cert.getSerialNumber().toString(16);
+    String sha = cert == null ? null : Fingerprints.certificateSha256(cert);
+    long notAfter = cert == null ? 0 : cert.getNotAfter().toInstant().getEpochSecond();
+    return new NodeRecord(nodeId, NodeState.READY, application.profile(), serial, sha, notAfter,
+        clock.instant().getEpochSecond(), application.protocol(), "registered");
+  }
+
+  private Admission admitted(NodeRecord node, X509Certificate cert, String tokenId) {
+    nodes.cache(node);
+    int ttl = leases.renew(node.nodeId(), clock.millis());
+    LOG.info("node {} registered (os={}, arch={}, protocol={}, token_id={}, ttl={}s)", node.nodeId(),
+        node.profile().getString("os"), node.profile().getString("arch"), node.protocol(), tokenId, ttl);
+    return new Admission(node, ttl, leases.ttl().graceSecs(), cert);
+  }
+
+  /** DER of a certificate this CA produced; encoding cannot fail for it. */
+  public static byte[] der(X509Certificate cert) {
+    try {
+      return cert.getEncoded();
+    } catch (CertificateEncodingException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}
