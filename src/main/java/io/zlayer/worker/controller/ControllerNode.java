@@ -1,0 +1,129 @@
+package io.zlayer.worker.controller;
+
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.zlayer.worker.config.ControllerOptions;
+import io.zlayer.worker.pki.SecureFiles;
+import io.zlayer.worker.pki.ServerIdentity;
+import io.zlayer.worker.pki.WorkerCa;
+import io.zlayer.worker.store.Compare;
+import io.zlayer.worker.store.EmbeddedStore;
+import io.zlayer.worker.store.Op;
+import io.zlayer.worker.store.Store;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running controller: opens the store, establishes the cluster id, the worker CA and the
+ * admin token, builds the {@link ControlPlane} and deploys its verticles. {@link #stop()}
+ * releases all of it in reverse.
+ */
+public final class ControllerNode {
+  private static final Logger LOG = LoggerFactory.getLogger(ControllerNode.class);
+  public static final String ADMIN_TOKEN_FILE = "admin.token";
+  private static final String CLUSTER_ID_KEY = "meta/cluster_id";
+
+  private final Vertx vertx;
+  private final ControlPlane cp;
+  private final List<String> deployments = new ArrayList<>();
+  private ControllerVerticle endpoint;
+
+  private ControllerNode(Vertx vertx, ControlPlane cp) {
+    this.vertx = vertx;
+    this.cp = cp;
+  }
+
+  public ControlPlane controlPlane() {
+    return cp;
+  }
+
+  /** The port the worker endpoint bound. */
+  public int port() {
+    return endpoint.actualPort();
+  }
+
+  public static Future<ControllerNode> start(Vertx vertx, ControllerOptions options) {
+    Clock clock = Clock.systemUTC();
+    return EmbeddedStore.open(vertx, options.dataDir().resolve("store"))
+        .compose(store -> clusterId(store).compose(clusterId -> vertx.executeBlocking(() -> {
+          WorkerCa ca = WorkerCa.loadOrCreate(options.workerCaDir(), clusterId);
+          ServerIdentity identity = ca.issueServerIdentity(options.tlsNames());
+          String adminToken = adminToken(options.dataDir());
+          return build(vertx, options, clock, store, clusterId, ca, identity, adminToken);
+        })).compose(cp -> cp.nodes().load().map(cp))
+            .onFailure(e -> store.close()))
+        .compose(cp -> {
+          cp.lifecycle().grantFailoverLeases();
+          ControllerNode node = new ControllerNode(vertx, cp);
+          return node.deploy().map(node);
+        });
+  }
+
+  private static ControlPlane build(Vertx vertx, ControllerOptions options, Clock clock, Store store,
+                                    String clusterId, WorkerCa ca, ServerIdentity identity, String adminToken) {
+    AdaptiveTtl ttl = AdaptiveTtl.of(options.heartbeat());
+    NodeDirectory nodes = new NodeDirectory(store);
+    LeaseDirectory leases = new LeaseDirectory(ttl);
+    TokenService tokens = new TokenService(store, clusterId, ca.caSha256(), clock);
+    Registrar registrar = new Registrar(vertx, store, tokens, ca, nodes, leases,
+        options.workerCertValidity(), clock);
+    return new ControlPlane(vertx, options, clusterId, store, ca, identity, adminToken, tokens, nodes,
+        leases, registrar, new MtlsGate(ca, nodes), new NodeLifecycle(vertx, nodes, leases, clock),
+        new NodeEventLog(store, "assignment-log"), new NodeEventLog(store, "command-log"), clock);
+  }
+
+  /** The cluster's id: created once, by whichever controller first starts on the store. */
+  private static Future<String> clusterId(Store store) {
+    return store.get(CLUSTER_ID_KEY).compose(found -> {
+      if (found.isPresent()) {
+        return Future.succeededFuture(new JsonObject(found.get().value()).getString("cluster_id"));
+      }
+      byte[] random = new byte[8];
+      new SecureRandom().nextBytes(random);
+      String id = "c" + HexFormat.of().formatHex(random);
+      return store.txn(List.of(Compare.absent(CLUSTER_ID_KEY)),
+              List.of(Op.put(CLUSTER_ID_KEY, new JsonObject().put("cluster_id", id).encode())))
+          .compose(result -> result.succeeded() ? Future.succeededFuture(id) : clusterId(store));
+    });
+  }
+
+  /** Reads {@code <data_dir>/admin.token}, creating it (mode 0600) on first start. Blocking. */
+  private static String adminToken(Path dataDir) throws java.io.IOException {
+    Path file = dataDir.resolve(ADMIN_TOKEN_FILE);
+    if (Files.exists(file)) {
+      return Files.readString(file).trim();
+    }
+    byte[] random = new byte[32];
+    new SecureRandom().nextBytes(random);
+    String token = HexFormat.of().formatHex(random);
+    SecureFiles.writePrivate(file, token + "\n");
+    return token;
+  }
+
+  private Future<Void> deploy() {
+    endpoint = new ControllerVerticle(cp);
+    return vertx.deployVerticle(new OperatorVerticle(cp)).onSuccess(deployments::add)
+        .compose(id -> vertx.deployVerticle(new LeaseSweeperVerticle(cp.lifecycle())).onSuccess(deployments::add))
+        .compose(id -> vertx.deployVerticle(endpoint).onSuccess(deployments::add))
+        .onFailure(e -> stop())
+        .mapEmpty();
+  }
+
+  public Future<Void> stop() {
+    Future<Void> chain = Future.succeededFuture();
+    for (int i = deployments.size() - 1; i >= 0; i--) {
+      String id = deployments.get(i);
+      chain = chain.eventually(() -> vertx.undeploy(id));
+    }
+    deployments.clear();
+    return chain.eventually(() -> cp.store().close()).onComplete(ar -> LOG.info("controller stopped"));
+  }
+}

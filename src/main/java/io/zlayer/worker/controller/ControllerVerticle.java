@@ -1,0 +1,84 @@
+package io.zlayer.worker.controller;
+
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.ClientAuth;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.PemKeyCertOptions;
+import io.vertx.core.net.PemTrustOptions;
+import io.vertx.ext.web.Router;
+import io.vertx.grpc.server.GrpcServer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The worker-facing endpoint: one HTTPS server (ALPN, HTTP/2) serving the gRPC
+ * {@code ClusterControlPlane} and the HTTP routes on the same port, dispatched by content type.
+ * TLS requests a client certificate but does not require one (Register has none); the
+ * {@link MtlsGate} decides per call.
+ */
+public final class ControllerVerticle extends VerticleBase {
+  private static final Logger LOG = LoggerFactory.getLogger(ControllerVerticle.class);
+  private static final String GRPC_CONTENT_TYPE = "application/grpc";
+
+  private final ControlPlane cp;
+  private HttpServer server;
+
+  public ControllerVerticle(ControlPlane cp) {
+    this.cp = cp;
+  }
+
+  /** The port actually bound (useful when configured as 0). */
+  public int actualPort() {
+    return server.actualPort();
+  }
+
+  @Override
+  public Future<?> start() {
+    GrpcServer grpc = new ControlPlaneGrpc(cp).create(vertx);
+    Router router = routes();
+    server = vertx.createHttpServer(serverOptions()).requestHandler(req -> {
+      if (isGrpc(req)) {
+        grpc.handle(req);
+      } else {
+        router.handle(req);
+      }
+    });
+    var addr = cp.options().workerGrpcAddr();
+    return server.listen(addr.port(), addr.host())
+        .onSuccess(s -> LOG.info("controller listening on {}:{} (gRPC + HTTP, TLS), cluster {}",
+            addr.host(), s.actualPort(), cp.clusterId()));
+  }
+
+  private HttpServerOptions serverOptions() {
+    return new HttpServerOptions()
+        .setSsl(true)
+        .setUseAlpn(true)
+        .setKeyCertOptions(new PemKeyCertOptions()
+            .setKeyValue(Buffer.buffer(cp.serverIdentity().keyPem()))
+            .setCertValue(Buffer.buffer(cp.serverIdentity().certChainPem())))
+        .setTrustOptions(new PemTrustOptions().addCertValue(Buffer.buffer(cp.ca().certificatePem())))
+        .setClientAuth(ClientAuth.REQUEST);
+  }
+
+  private Router routes() {
+    Router router = Router.router(vertx);
+    router.get("/healthz").handler(rc -> rc.json(new JsonObject().put("status", "ok")
+        .put("cluster_id", cp.clusterId()).put("nodes_live", cp.leases().size())));
+    return router;
+  }
+
+  private static boolean isGrpc(HttpServerRequest req) {
+    String type = req.getHeader("content-type");
+    return type != null && type.startsWith(GRPC_CONTENT_TYPE);
+  }
+
+  @Override
+  public Future<?> stop() {
+    return server == null ? Future.succeededFuture() : server.close();
+  }
+}

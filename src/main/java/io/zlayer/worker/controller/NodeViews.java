@@ -1,0 +1,63 @@
+package io.zlayer.worker.controller;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.zlayer.worker.proto.ContainerStatus;
+import io.zlayer.worker.proto.StatusReport;
+import java.time.Instant;
+import java.util.Comparator;
+
+/** The operator's view of nodes ({@code bin/worker nodes --json}): record, lease and last report. */
+final class NodeViews {
+  private NodeViews() {
+  }
+
+  static JsonArray all(NodeDirectory nodes, LeaseDirectory leases) {
+    JsonArray out = new JsonArray();
+    nodes.all().stream().sorted(Comparator.comparingLong(NodeRecord::nodeId))
+        .forEach(n -> out.add(view(n, nodes, leases)));
+    return out;
+  }
+
+  static JsonObject view(NodeRecord node, NodeDirectory nodes, LeaseDirectory leases) {
+    JsonObject profile = node.profile();
+    JsonObject view = new JsonObject()
+        .put("node_id", node.nodeId())
+        .put("state", node.state().wire())
+        .put("state_cause", node.stateCause())
+        .put("os", profile.getString("os"))
+        .put("arch", profile.getString("arch"))
+        .put("labels", profile.getJsonObject("labels", new JsonObject()))
+        .put("api_addr", profile.getString("api_addr"))
+        .put("protocol", node.protocol())
+        .put("registered_at", iso(node.registeredAt() * 1000))
+        .put("cert_not_after", node.certNotAfter() == 0 ? null : iso(node.certNotAfter() * 1000));
+    leases.get(node.nodeId()).ifPresent(lease -> view
+        .put("last_heartbeat", iso(lease.renewedAtMillis()))
+        .put("ttl_secs", lease.ttlSecs())
+        .put("lease_expires_at", iso(lease.expiresAtMillis())));
+    nodes.lastStatus(node.nodeId()).ifPresent(report -> status(view, report));
+    return view;
+  }
+
+  private static void status(JsonObject view, StatusReport report) {
+    JsonArray containers = new JsonArray();
+    for (ContainerStatus c : report.getContainersList()) {
+      containers.add(new JsonObject().put("service", c.getService()).put("role", c.getRole())
+          .put("replica", c.getReplica()).put("state", c.getState()).put("pid", c.getPid())
+          .put("restarts", c.getRestarts()));
+    }
+    view.put("containers", containers);
+    view.put("resources", new JsonObject()
+        .put("cpu_used", report.getResources().getCpuUsed())
+        .put("memory_used_bytes", report.getResources().getMemoryUsedBytes())
+        .put("gpu_used", report.getResources().getGpuUsed()));
+    if (!report.getState().isEmpty()) {
+      view.put("worker_state", report.getState());
+    }
+  }
+
+  private static String iso(long epochMillis) {
+    return Instant.ofEpochMilli(epochMillis).toString();
+  }
+}

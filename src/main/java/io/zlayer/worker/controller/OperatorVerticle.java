@@ -1,0 +1,200 @@
+package io.zlayer.worker.controller;
+
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.NetServerOptions;
+import io.vertx.ext.bridge.BridgeEventType;
+import io.vertx.ext.bridge.BridgeOptions;
+import io.vertx.ext.bridge.PermittedOptions;
+import io.vertx.ext.eventbus.bridge.tcp.BridgeEvent;
+import io.vertx.ext.eventbus.bridge.tcp.TcpEventBusBridge;
+import io.zlayer.worker.bus.Addresses;
+import io.zlayer.worker.bus.Events;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Operator tooling: the consumers of the operator addresses and the loopback TCP event-bus
+ * bridge that lets {@code bin/worker token create|nodes|assign|...} reach them. The bridge
+ * permits only the operator addresses, and only frames carrying the admin token.
+ */
+public final class OperatorVerticle extends VerticleBase {
+  private static final Logger LOG = LoggerFactory.getLogger(OperatorVerticle.class);
+  private static final String LOOPBACK = "127.0.0.1";
+  private static final long DEFAULT_DRAIN_DEADLINE_SECS = 600;
+
+  private final ControlPlane cp;
+  private final List<MessageConsumer<?>> consumers = new ArrayList<>();
+  private TcpEventBusBridge bridge;
+  private int bridgePort;
+
+  public OperatorVerticle(ControlPlane cp) {
+    this.cp = cp;
+  }
+
+  public int bridgePort() {
+    return bridgePort;
+  }
+
+  @Override
+  public Future<?> start() {
+    consume(Addresses.OPERATOR_TOKEN_CREATE, this::createToken);
+    consume(Addresses.OPERATOR_NODES_LIST, body -> Future.succeededFuture(
+        new JsonObject().put("nodes", NodeViews.all(cp.nodes(), cp.leases()))));
+    consume(Addresses.OPERATOR_ASSIGN, this::assign);
+    consume(Addresses.OPERATOR_UNASSIGN, body -> liveNode(body).compose(id ->
+        cp.assignments().append(id, Events.delete(requiredString(body, "service"))))
+        .map(rev -> new JsonObject().put("revision", rev)));
+    consume(Addresses.OPERATOR_DRAIN, this::drain);
+    consume(Addresses.OPERATOR_SHUTDOWN, body -> liveNode(body).compose(id ->
+        cp.commands().append(id, Events.shutdown(body.getString("reason", "operator request"))))
+        .map(cmd -> new JsonObject().put("command_id", cmd)));
+    consume(Addresses.OPERATOR_PUSH_CONFIG, body -> liveNode(body).compose(id ->
+        cp.commands().append(id, Events.pushConfig(body.getLong("version", 0L), requiredString(body, "yaml"))))
+        .map(cmd -> new JsonObject().put("command_id", cmd)));
+    consume(Addresses.OPERATOR_REVOKE, body -> cp.lifecycle().revoke(nodeId(body))
+        .map(n -> new JsonObject().put("node_id", n.nodeId()).put("state", n.state().wire())));
+    return startBridge();
+  }
+
+  private Future<?> startBridge() {
+    BridgeOptions options = new BridgeOptions()
+        .addOutboundPermitted(new PermittedOptions().setAddress(Addresses.NODE_STATE_CHANGED));
+    Addresses.OPERATOR_ADDRESSES.forEach(a -> options.addInboundPermitted(new PermittedOptions().setAddress(a)));
+    bridge = TcpEventBusBridge.create(vertx, options, new NetServerOptions(), this::admit);
+    return bridge.listen(cp.options().bridgePort(), LOOPBACK).onSuccess(b -> {
+      bridgePort = cp.options().bridgePort();
+      LOG.info("operator bridge listening on {}:{} (admin token in {})", LOOPBACK, bridgePort,
+          cp.options().dataDir().resolve("admin.token"));
+    });
+  }
+
+  /** The bridge gate: every frame that reaches the bus must carry the admin token. */
+  private void admit(BridgeEvent event) {
+    BridgeEventType type = event.type();
+    if (type == BridgeEventType.SOCKET_CREATED || type == BridgeEventType.SOCKET_CLOSED
+        || type == BridgeEventType.SOCKET_IDLE || type == BridgeEventType.SOCKET_PING
+        || type == BridgeEventType.UNREGISTER) {
+      event.complete(true);
+      return;
+    }
+    JsonObject raw = event.getRawMessage();
+    JsonObject headers = raw == null ? null : raw.getJsonObject("headers");
+    String presented = headers == null ? null : headers.getString(Addresses.ADMIN_TOKEN_HEADER);
+    boolean ok = presented != null && MessageDigest.isEqual(presented.getBytes(StandardCharsets.UTF_8),
+        cp.adminToken().getBytes(StandardCharsets.UTF_8));
+    if (!ok) {
+      LOG.warn("operator bridge refused a {} to {}: missing or wrong admin token", type,
+          raw == null ? "?" : raw.getString("address"));
+      event.complete(false);
+      return;
+    }
+    headers.remove(Addresses.ADMIN_TOKEN_HEADER);
+    event.setRawMessage(raw);
+    event.complete(true);
+  }
+
+  private void consume(String address, Function<JsonObject, Future<JsonObject>> handler) {
+    consumers.add(vertx.eventBus().<JsonObject>consumer(address, msg -> {
+      Future<JsonObject> result;
+      try {
+        result = handler.apply(msg.body() == null ? new JsonObject() : msg.body());
+      } catch (RuntimeException e) {
+        result = Future.failedFuture(e);
+      }
+      result.onSuccess(msg::reply).onFailure(e -> fail(msg, e));
+    }));
+  }
+
+  private static void fail(Message<JsonObject> msg, Throwable e) {
+    ControlPlaneException refusal = ControlPlaneException.of(e instanceof ClassCastException
+        ? ControlPlaneException.invalidArgument("a field has the wrong type") : e);
+    if (refusal.kind() == ControlPlaneException.Kind.INTERNAL) {
+      LOG.error("operator request to {} failed", msg.address(), e);
+    }
+    msg.fail(refusal.kind().http, refusal.getMessage());
+  }
+
+  private Future<JsonObject> createToken(JsonObject body) {
+    long ttl = body.getLong("ttl_secs", TokenService.DEFAULT_TTL.toSeconds());
+    int uses = body.getInteger("uses", 1);
+    return cp.tokens().mint(Duration.ofSeconds(ttl), uses).map(token -> {
+      LOG.info("minted bootstrap token {} (expires at epoch {}, uses {})", token.tokenId(), token.expiresAt(), uses);
+      return new JsonObject().put("token", token.encode()).put("token_id", token.tokenId())
+          .put("expires_at", token.expiresAt());
+    });
+  }
+
+  private Future<JsonObject> assign(JsonObject body) {
+    String service = requiredString(body, "service");
+    String command = requiredString(body, "command");
+    JsonArray indices = body.getJsonArray("indices");
+    if (indices == null || indices.isEmpty()) {
+      throw ControlPlaneException.invalidArgument("indices must list at least one replica index");
+    }
+    for (Object i : indices) {
+      if (!(i instanceof Number n) || n.longValue() < 0 || n.longValue() > Integer.MAX_VALUE) {
+        throw ControlPlaneException.invalidArgument("indices must be non-negative integers, got " + i);
+      }
+    }
+    JsonArray assignments = new JsonArray().add(new JsonObject()
+        .put("role", body.getString("role", "default")).put("indices", indices));
+    JsonObject spec = new JsonObject().put("command", command).put("env", body.getJsonObject("env", new JsonObject()));
+    return liveNode(body).compose(id -> cp.assignments().append(id, Events.set(service, assignments, spec)))
+        .map(rev -> new JsonObject().put("revision", rev));
+  }
+
+  private Future<JsonObject> drain(JsonObject body) {
+    long deadline = body.getLong("deadline_secs", DEFAULT_DRAIN_DEADLINE_SECS);
+    if (deadline < 0) {
+      throw ControlPlaneException.invalidArgument("deadline_secs must not be negative");
+    }
+    return liveNode(body).compose(id -> cp.lifecycle().drain(id)
+        .compose(n -> cp.assignments().append(id, Events.drain()))
+        .compose(rev -> cp.commands().append(id, Events.drainCommand(deadline))))
+        .map(cmd -> new JsonObject().put("command_id", cmd));
+  }
+
+  /** The request's node, which must exist and not have left or been revoked. */
+  private Future<Long> liveNode(JsonObject body) {
+    long id = nodeId(body);
+    NodeRecord node = cp.nodes().get(id).orElseThrow(() ->
+        ControlPlaneException.notFound("node " + id + " is not registered"));
+    if (!node.state().live()) {
+      throw ControlPlaneException.failedPrecondition("node " + id + " is " + node.state().wire());
+    }
+    return Future.succeededFuture(id);
+  }
+
+  private static long nodeId(JsonObject body) {
+    Long id = body.getLong("node_id");
+    if (id == null || id <= 0) {
+      throw ControlPlaneException.invalidArgument("node_id must be a positive integer");
+    }
+    return id;
+  }
+
+  private static String requiredString(JsonObject body, String field) {
+    String value = body.getString(field);
+    if (value == null || value.isBlank()) {
+      throw ControlPlaneException.invalidArgument(field + " is required");
+    }
+    return value;
+  }
+
+  @Override
+  public Future<?> stop() {
+    consumers.forEach(MessageConsumer::unregister);
+    return bridge == null ? Future.succeededFuture() : bridge.close();
+  }
+}
