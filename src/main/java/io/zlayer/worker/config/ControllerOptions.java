@@ -1,0 +1,106 @@
+package io.zlayer.worker.config;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Controller (role {@code server}) configuration in worker-tier mode. Keys that belong to the
+ * worker side of the shared schema ({@code servers}, {@code token_file}, ...) are accepted and
+ * ignored; unknown keys are errors. Relative paths stay relative.
+ */
+public record ControllerOptions(
+    long nodeId,
+    List<String> peers,
+    HostPort workerGrpcAddr,
+    Path dataDir,
+    Path workerCaDir,
+    StoreOptions store,
+    HeartbeatOptions heartbeat,
+    List<String> tlsNames,
+    Duration workerCertValidity,
+    int bridgePort,
+    Map<String, String> labels) {
+
+  static final HostPort DEFAULT_WORKER_GRPC_ADDR = new HostPort("0.0.0.0", 3670);
+  static final Path DEFAULT_DATA_DIR = Path.of("./data/controller");
+  static final Duration DEFAULT_WORKER_CERT_VALIDITY = Duration.ofDays(30);
+  static final int DEFAULT_BRIDGE_PORT = 3671;
+
+  public ControllerOptions {
+    peers = List.copyOf(peers);
+    Objects.requireNonNull(workerGrpcAddr, "workerGrpcAddr");
+    Objects.requireNonNull(dataDir, "dataDir");
+    Objects.requireNonNull(workerCaDir, "workerCaDir");
+    Objects.requireNonNull(store, "store");
+    Objects.requireNonNull(heartbeat, "heartbeat");
+    tlsNames = List.copyOf(tlsNames);
+    Objects.requireNonNull(workerCertValidity, "workerCertValidity");
+    labels = Collections.unmodifiableMap(new LinkedHashMap<>(labels));
+  }
+
+  /** Validates and reads a controller config; throws {@link ConfigException} on the first problem. */
+  public static ControllerOptions fromJson(JsonObject json) {
+    Values.checkCommon(json, Role.SERVER);
+    long nodeId = Values.integer(json, "node_id", 0, Long.MAX_VALUE, 1, "a non-negative integer");
+    List<String> peers = Values.stringList(json, "peers");
+    for (String p : peers) {
+      HostPort.parse("peers", p);
+    }
+    Object addr = json.getValue("worker_grpc_addr");
+    HostPort grpc;
+    if (addr == null) {
+      grpc = DEFAULT_WORKER_GRPC_ADDR;
+    } else if (addr instanceof String s) {
+      grpc = HostPort.parse("worker_grpc_addr", s);
+    } else {
+      throw new ConfigException("worker_grpc_addr: expected host:port (e.g. 0.0.0.0:3670), got "
+          + Values.describe(addr));
+    }
+    Path dataDir = Values.path(json, "data_dir", DEFAULT_DATA_DIR);
+    Path caDir = Values.path(json, "worker_ca_dir", dataDir.resolve("ca"));
+    StoreOptions store = StoreOptions.fromValue(json.getValue("store"));
+    HeartbeatOptions heartbeat = HeartbeatOptions.fromJson(json);
+    List<String> tlsNames = Values.stringList(json, "tls_names");
+    for (String n : tlsNames) {
+      if (n.chars().anyMatch(Character::isWhitespace)) {
+        throw new ConfigException("tls_names: '" + n + "' is not a DNS name or IP address");
+      }
+    }
+    Duration validity = Values.duration(json, "worker_cert_validity", DEFAULT_WORKER_CERT_VALIDITY);
+    if (validity.compareTo(Duration.ofHours(1)) < 0) {
+      throw new ConfigException("worker_cert_validity: must be at least 1h, got " + Durations.format(validity));
+    }
+    int bridgePort = (int) Values.integer(json, "bridge_port", 0, 65535, DEFAULT_BRIDGE_PORT,
+        "a port number (0-65535, 0 = ephemeral)");
+    Map<String, String> labels = Values.labels(json);
+    return new ControllerOptions(nodeId, peers, grpc, dataDir, caDir, store, heartbeat, tlsNames, validity,
+        bridgePort, labels);
+  }
+
+  /** The canonical YAML/JSON form; {@code fromJson(toJson())} gives an equal record. */
+  public JsonObject toJson() {
+    JsonObject json = new JsonObject()
+        .put("mode", Values.MODE)
+        .put("role", Values.lower(Role.SERVER))
+        .put("node_id", nodeId)
+        .put("peers", new JsonArray(new ArrayList<>(peers)))
+        .put("worker_grpc_addr", workerGrpcAddr.toString())
+        .put("data_dir", dataDir.toString())
+        .put("worker_ca_dir", workerCaDir.toString())
+        .put("store", store.toJson());
+    heartbeat.toJson(json);
+    return json
+        .put("tls_names", new JsonArray(new ArrayList<>(tlsNames)))
+        .put("worker_cert_validity", Durations.format(workerCertValidity))
+        .put("bridge_port", bridgePort)
+        .put("labels", Values.labelsJson(labels));
+  }
+}
