@@ -52,6 +52,12 @@ public final class Addresses {
 
   /** {@code {state: "up"|"down", node_id, server?, cause?}} published by the session. */
   public static final String WORKER_SESSION = "zlayer.worker.session";
+  /** Worker-internal: {@code {stream, cause}} sent by a stream verticle whose stream failed; ends the session. */
+  public static final String WORKER_SESSION_FAILED = "zlayer.worker.session.failed";
+  /** Worker-internal: {@code {reason}}; the session deregisters and the agent exits 0. */
+  public static final String WORKER_SHUTDOWN = "zlayer.worker.shutdown";
+  /** Worker-internal: {@code {}}; ask the status verticle to report now (e.g. a command result is waiting). */
+  public static final String WORKER_REPORT_NOW = "zlayer.worker.report.now";
   /** One assignment event: {@code {revision, kind: "set"|"delete"|"drain", service?, assignments?: [{role, indices}], spec?: {command, env}}}. */
   public static final String WORKER_ASSIGNMENTS = "zlayer.worker.assignments";
   /** One command: {@code {id, kind: "drain"|"push_config"|"shutdown", deadline_secs?, version?, yaml?, reason?}}. */

@@ -1,0 +1,71 @@
+package io.zlayer.worker.agent;
+
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpVersion;
+import io.vertx.core.net.PemKeyCertOptions;
+import io.vertx.core.net.PemTrustOptions;
+import io.vertx.core.net.SocketAddress;
+import io.vertx.grpc.client.GrpcClient;
+import io.zlayer.worker.config.HostPort;
+import io.zlayer.worker.proto.ClusterControlPlaneGrpcClient;
+
+/**
+ * One HTTP/2 TLS connection to one controller, carrying the worker's gRPC calls. Trusts only
+ * the cluster CA; presents the node certificate when the worker has one (mTLS). Hostname
+ * verification is off on purpose: the trust anchor is the cluster's own CA, which issues
+ * serverAuth only to controllers (worker certificates carry clientAuth only).
+ */
+public final class ControllerChannel {
+  private static final int CONNECT_TIMEOUT_MS = 5000;
+
+  private final HostPort server;
+  private final GrpcClient grpc;
+  private final ClusterControlPlaneGrpcClient stub;
+
+  private ControllerChannel(HostPort server, GrpcClient grpc) {
+    this.server = server;
+    this.grpc = grpc;
+    this.stub = ClusterControlPlaneGrpcClient.create(grpc, SocketAddress.inetSocketAddress(server.port(), server.host()));
+  }
+
+  /** A channel trusting {@code caPem}; with {@code identity}, it also presents the node certificate. */
+  public static ControllerChannel open(Vertx vertx, HostPort server, String caPem, Identity identity) {
+    HttpClientOptions options = new HttpClientOptions()
+        .setSsl(true)
+        .setUseAlpn(true)
+        .setProtocolVersion(HttpVersion.HTTP_2)
+        .setHttp2ClearTextUpgrade(false)
+        .setVerifyHost(false)
+        .setConnectTimeout(CONNECT_TIMEOUT_MS)
+        .setTrustOptions(new PemTrustOptions().addCertValue(Buffer.buffer(caPem)));
+    if (identity != null) {
+      options.setKeyCertOptions(new PemKeyCertOptions()
+          .setKeyValue(Buffer.buffer(identity.keyPem()))
+          .setCertValue(Buffer.buffer(identity.certPem())));
+    }
+    return new ControllerChannel(server, GrpcClient.client(vertx, options));
+  }
+
+  public HostPort server() {
+    return server;
+  }
+
+  public GrpcClient grpc() {
+    return grpc;
+  }
+
+  public SocketAddress address() {
+    return SocketAddress.inetSocketAddress(server.port(), server.host());
+  }
+
+  public ClusterControlPlaneGrpcClient stub() {
+    return stub;
+  }
+
+  public Future<Void> close() {
+    return grpc.close();
+  }
+}

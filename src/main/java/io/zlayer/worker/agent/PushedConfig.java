@@ -1,0 +1,78 @@
+package io.zlayer.worker.agent;
+
+import io.zlayer.worker.config.ConfigException;
+import io.zlayer.worker.config.Durations;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+
+/**
+ * A config pushed by the controller (PushConfig): the worker settings that may change live,
+ * validated as a whole before any is applied. Accepted keys: {@code labels} (replaces all
+ * labels) and {@code heartbeat_min_ttl}/{@code heartbeat_max_ttl} (bounds on the TTL the
+ * worker honours).
+ */
+final class PushedConfig {
+  static final Set<String> KEYS = Set.of("labels", "heartbeat_min_ttl", "heartbeat_max_ttl");
+
+  private PushedConfig() {
+  }
+
+  /** Applies the YAML or throws IllegalArgumentException naming the problem; returns a summary. */
+  static String apply(AgentContext ctx, String yaml) {
+    Object parsed;
+    try {
+      parsed = new Yaml(new SafeConstructor(new LoaderOptions())).load(yaml);
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException("not valid YAML");
+    }
+    if (!(parsed instanceof Map<?, ?> map)) {
+      throw new IllegalArgumentException("the top level must be a mapping of key: value");
+    }
+    for (Object key : map.keySet()) {
+      if (!KEYS.contains(String.valueOf(key))) {
+        throw new IllegalArgumentException(key + ": cannot be changed by a pushed config (allowed: "
+            + String.join(", ", KEYS.stream().sorted().toList()) + ")");
+      }
+    }
+    Map<String, String> labels = null;
+    if (map.containsKey("labels")) {
+      if (!(map.get("labels") instanceof Map<?, ?> raw)) {
+        throw new IllegalArgumentException("labels: expected a mapping of strings");
+      }
+      labels = new LinkedHashMap<>();
+      for (Map.Entry<?, ?> e : raw.entrySet()) {
+        if (e.getValue() == null || e.getValue() instanceof Map || e.getValue() instanceof Iterable) {
+          throw new IllegalArgumentException("labels." + e.getKey() + ": expected a string");
+        }
+        labels.put(String.valueOf(e.getKey()), String.valueOf(e.getValue()));
+      }
+    }
+    Duration min = duration(map, "heartbeat_min_ttl", ctx.ttlBounds().min());
+    Duration max = duration(map, "heartbeat_max_ttl", ctx.ttlBounds().max());
+    if (min.toSeconds() < 1 || max.compareTo(min) < 0) {
+      throw new IllegalArgumentException("heartbeat_max_ttl must be >= heartbeat_min_ttl >= 1s");
+    }
+    if (labels != null) {
+      ctx.labels().clear();
+      ctx.labels().putAll(labels);
+    }
+    ctx.ttlBounds(new AgentContext.TtlBounds(min, max));
+    return "labels=" + ctx.labels() + ", ttl bounds " + Durations.format(min) + ".." + Durations.format(max);
+  }
+
+  private static Duration duration(Map<?, ?> map, String key, Duration current) {
+    if (!map.containsKey(key)) {
+      return current;
+    }
+    try {
+      return Durations.parse(key, map.get(key));
+    } catch (ConfigException e) {
+      throw new IllegalArgumentException(e.getMessage());
+    }
+  }
+}

@@ -1,0 +1,219 @@
+package io.zlayer.worker.agent;
+
+import com.google.protobuf.ByteString;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.json.JsonObject;
+import io.zlayer.worker.bus.Addresses;
+import io.zlayer.worker.config.HostPort;
+import io.zlayer.worker.pki.BootstrapToken;
+import io.zlayer.worker.pki.Pem;
+import io.zlayer.worker.pki.WorkerCa;
+import io.zlayer.worker.pki.WorkerKeys;
+import io.zlayer.worker.proto.DeregisterRequest;
+import io.zlayer.worker.proto.RegisterRequest;
+import io.zlayer.worker.proto.RegisterResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.time.Duration;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The worker's session with the control plane. Loads the persisted identity or joins with the
+ * bootstrap token (pinning the controller's CA first), opens the mTLS channel and publishes
+ * "up"; the stream verticles then open their streams on it. When any stream fails, the session
+ * publishes "down", closes the channel and tries the next server after a jittered backoff.
+ */
+public final class SessionVerticle extends VerticleBase {
+  private static final Logger LOG = LoggerFactory.getLogger(SessionVerticle.class);
+  /** A session that stayed up this long resets the backoff. */
+  static final Duration STABLE_AFTER = Duration.ofSeconds(10);
+  private static final long DEREGISTER_TIMEOUT_MS = 5000;
+
+  private final AgentContext ctx;
+  private final Backoff backoff = new Backoff();
+  private List<HostPort> servers;
+  private int nextServer;
+  private Identity identity;
+  private long epoch;
+  private boolean up;
+  private boolean stopping;
+  private long retryTimer = -1;
+  private long stableTimer = -1;
+
+  public SessionVerticle(AgentContext ctx) {
+    this.ctx = ctx;
+  }
+
+  @Override
+  public Future<?> start() {
+    servers = ctx.options().serverAddresses();
+    if (servers.isEmpty()) {
+      return Future.failedFuture("no servers configured: list at least one controller under 'servers'");
+    }
+    vertx.eventBus().<JsonObject>consumer(Addresses.WORKER_SESSION_FAILED, this::streamFailed);
+    vertx.eventBus().<JsonObject>consumer(Addresses.WORKER_SHUTDOWN, this::shutdown);
+    Path identityDir = ctx.options().identityDir();
+    Path tokenFile = ctx.options().tokenFile();
+    return vertx.executeBlocking(() -> {
+      var loaded = Identity.load(identityDir);
+      if (loaded.isEmpty() && !Files.isRegularFile(tokenFile)) {
+        throw new IllegalStateException("no bootstrap token and no identity: " + tokenFile + " does not exist and "
+            + identityDir + " holds no identity. Mint a token on the controller with `bin/worker token create`"
+            + " and write it to " + tokenFile);
+      }
+      return loaded.orElse(null);
+    }).onSuccess(loaded -> {
+      identity = loaded;
+      if (identity != null) {
+        LOG.info("using the persisted identity of node {} (cluster {}) from {}", identity.nodeId(),
+            identity.clusterId(), identityDir);
+        ctx.nodeId(identity.nodeId());
+      }
+      attempt();
+    });
+  }
+
+  private void attempt() {
+    retryTimer = -1;
+    if (stopping) {
+      return;
+    }
+    HostPort server = servers.get(Math.floorMod(nextServer++, servers.size()));
+    Future<Identity> ready = identity != null ? Future.succeededFuture(identity) : register(server);
+    ready.onSuccess(id -> {
+      identity = id;
+      ctx.nodeId(id.nodeId());
+      ctx.channel(ControllerChannel.open(vertx, server, id.caPem(), id));
+      up = true;
+      epoch++;
+      LOG.info("session up: node {} with controller {}", id.nodeId(), server);
+      vertx.eventBus().publish(Addresses.WORKER_SESSION, new JsonObject().put("state", "up")
+          .put("node_id", id.nodeId()).put("server", server.toString()).put("epoch", epoch));
+      stableTimer = vertx.setTimer(STABLE_AFTER.toMillis(), t -> backoff.reset());
+    }).onFailure(e -> retryLater(server, describe(e)));
+  }
+
+  private void streamFailed(Message<JsonObject> msg) {
+    JsonObject body = msg.body();
+    if (!up || body.getLong("epoch", -1L) != epoch) {
+      return; // a late failure of a session already torn down
+    }
+    down(ctx.channel().server(), "stream " + body.getString("stream") + ": " + body.getString("cause"));
+  }
+
+  private void down(HostPort server, String cause) {
+    up = false;
+    vertx.cancelTimer(stableTimer);
+    vertx.eventBus().publish(Addresses.WORKER_SESSION, new JsonObject().put("state", "down")
+        .put("node_id", ctx.nodeId()).put("server", server.toString()).put("cause", cause).put("epoch", epoch));
+    ControllerChannel channel = ctx.channel();
+    ctx.channel(null);
+    if (channel != null) {
+      channel.close();
+    }
+    retryLater(server, "session lost: " + cause);
+  }
+
+  private void retryLater(HostPort server, String cause) {
+    if (stopping) {
+      return;
+    }
+    Duration delay = backoff.next();
+    HostPort next = servers.get(Math.floorMod(nextServer, servers.size()));
+    LOG.warn("controller {}: {}; trying {} in {} ms", server, cause, next, delay.toMillis());
+    retryTimer = vertx.setTimer(delay.toMillis(), t -> attempt());
+  }
+
+  /** Joins the cluster through {@code server}: pin its CA, send token + CSR, persist the identity. */
+  private Future<Identity> register(HostPort server) {
+    Path tokenFile = ctx.options().tokenFile();
+    return vertx.executeBlocking(() -> BootstrapToken.decode(Files.readString(tokenFile).trim()))
+        .compose(token -> CaPin.discover(vertx, server, token.caSha256())
+            .compose(caPem -> vertx.executeBlocking(() -> {
+              KeyPair keys = WorkerKeys.generateP256();
+              return new Object[] {keys, WorkerKeys.createCsr(keys, "zlayer-worker")};
+            }, false).compose(pair -> {
+              KeyPair keys = (KeyPair) pair[0];
+              ControllerChannel channel = ControllerChannel.open(vertx, server, caPem, null);
+              RegisterRequest request = RegisterRequest.newBuilder()
+                  .setBootstrapToken(token.encode())
+                  .setProfile(SystemProfile.profile(ctx.options().apiAddr(), ctx.labels()))
+                  .setCsrDer(ByteString.copyFrom((byte[]) pair[1]))
+                  .build();
+              return channel.stub().register(request)
+                  .eventually(channel::close)
+                  .compose(response -> persist(token, response, keys));
+            })));
+  }
+
+  private Future<Identity> persist(BootstrapToken token, RegisterResponse response, KeyPair keys) {
+    return vertx.executeBlocking(() -> {
+      if (response.getNodeId() == 0 || response.getCaChainDerCount() == 0) {
+        throw new IllegalStateException("controller answered Register without a node id or CA");
+      }
+      if (!token.clusterId().equals(response.getClusterId())) {
+        throw new IllegalStateException("controller answered for cluster " + response.getClusterId()
+            + ", but the token is for " + token.clusterId());
+      }
+      String caPem = Pem.encode(Pem.CERTIFICATE, response.getCaChainDer(0).toByteArray());
+      if (!WorkerCa.spkiSha256(Pem.parseCertificates(caPem).get(0)).equalsIgnoreCase(token.caSha256())) {
+        throw new IllegalStateException("controller returned a CA that the token does not pin");
+      }
+      Identity id = Identity.of(Pem.encode(Pem.CERTIFICATE, response.getSignedCertDer().toByteArray()),
+          Pem.privateKeyToPem(keys.getPrivate()), caPem);
+      id.save(ctx.options().identityDir());
+      LOG.info("registered as node {} in cluster {} (heartbeat ttl {}s); identity saved in {}", id.nodeId(),
+          id.clusterId(), response.getHeartbeatTtlSecs(), ctx.options().identityDir());
+      return id;
+    }).compose(id -> ctx.state().reset().map(id));
+  }
+
+  /** Deregisters (when up), forgets the identity and replies; the agent then exits. */
+  private void shutdown(Message<JsonObject> msg) {
+    String reason = msg.body() == null ? "shutdown" : msg.body().getString("reason", "shutdown");
+    stopping = true;
+    vertx.cancelTimer(retryTimer);
+    ControllerChannel channel = ctx.channel();
+    if (!up || channel == null || identity == null) {
+      LOG.info("stopping without deregistering: no session is up");
+      msg.reply(new JsonObject().put("deregistered", false));
+      return;
+    }
+    channel.stub().deregister(DeregisterRequest.newBuilder().setNodeId(identity.nodeId()).setReason(reason).build())
+        .timeout(DEREGISTER_TIMEOUT_MS, java.util.concurrent.TimeUnit.MILLISECONDS)
+        .compose(r -> vertx.executeBlocking(() -> {
+          for (String f : List.of(Identity.CERT, Identity.KEY, Identity.CA)) {
+            Files.deleteIfExists(ctx.options().identityDir().resolve(f));
+          }
+          return null;
+        }))
+        .onSuccess(v -> {
+          LOG.info("node {} deregistered ({}); joining again needs a new bootstrap token", identity.nodeId(), reason);
+          msg.reply(new JsonObject().put("deregistered", true));
+        })
+        .onFailure(e -> {
+          LOG.warn("could not deregister node {}: {}", identity.nodeId(), describe(e));
+          msg.reply(new JsonObject().put("deregistered", false));
+        });
+  }
+
+  static String describe(Throwable e) {
+    String message = e.getMessage();
+    return message == null || message.isBlank() ? e.getClass().getSimpleName() : message;
+  }
+
+  @Override
+  public Future<?> stop() {
+    stopping = true;
+    vertx.cancelTimer(retryTimer);
+    vertx.cancelTimer(stableTimer);
+    ControllerChannel channel = ctx.channel();
+    ctx.channel(null);
+    return channel == null ? Future.succeededFuture() : channel.close();
+  }
+}
