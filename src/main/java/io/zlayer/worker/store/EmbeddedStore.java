@@ -1,0 +1,371 @@
+package io.zlayer.worker.store;
+
+import io.vertx.core.Future;
+import io.vertx.core.Handler;
+import io.vertx.core.Vertx;
+import io.vertx.core.WorkerExecutor;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@link Store} embedded in the controller process: one SQLite file {@code <dir>/state.db} in WAL mode.
+ *
+ * <p>Threading: every JDBC call runs on the single thread of the shared worker executor
+ * {@value #EXECUTOR_NAME} (ordered), never on an event loop. That one thread is also what makes the
+ * store linearizable: reads, compare-and-set checks, the revision bump and watcher registration are all
+ * serialized, so no SQL-level locking beyond the transaction itself is needed.
+ *
+ * <p>Durability: with {@code synchronous=NORMAL} (the default) a write is acknowledged once its commit is
+ * in the WAL file, so it survives kill -9 of the process; on power loss or an OS crash the last commits
+ * may be lost (the database stays consistent). Open with {@code fsyncEachCommit=true}
+ * ({@code synchronous=FULL}) to fsync the WAL on every commit, at a large throughput cost.
+ *
+ * <p>The store assumes it is the only writer of the file: watches only see writes made through this
+ * instance.
+ */
+public final class EmbeddedStore implements Store {
+
+  public static final String EXECUTOR_NAME = "zlayer-store";
+  private static final Logger log = LoggerFactory.getLogger(EmbeddedStore.class);
+
+  private final Vertx vertx;
+  private final WorkerExecutor executor;
+  // Connection, statements and pending are touched only on the executor thread.
+  private final Connection conn;
+  private final PreparedStatement selKv;
+  private final PreparedStatement upsertKv;
+  private final PreparedStatement delKv;
+  private final PreparedStatement selRev;
+  private final PreparedStatement updRev;
+  /** Events of the write transaction in progress; published to watchers only after its commit. */
+  private final List<WatchEvent> pending = new ArrayList<>();
+  private final List<StoreWatcher> watchers = new CopyOnWriteArrayList<>();
+  private volatile boolean closed;
+  private Future<Void> closeFuture;
+
+  private EmbeddedStore(Vertx vertx, WorkerExecutor executor, Connection conn) throws SQLException {
+    this.vertx = vertx;
+    this.executor = executor;
+    this.conn = conn;
+    this.selKv = conn.prepareStatement("SELECT value, create_rev, mod_rev, version FROM kv WHERE key = ?");
+    this.upsertKv = conn.prepareStatement(
+        "INSERT OR REPLACE INTO kv(key, value, create_rev, mod_rev, version) VALUES (?, ?, ?, ?, ?)");
+    this.delKv = conn.prepareStatement("DELETE FROM kv WHERE key = ?");
+    this.selRev = conn.prepareStatement("SELECT revision FROM meta WHERE id = 0");
+    this.updRev = conn.prepareStatement("UPDATE meta SET revision = ? WHERE id = 0");
+  }
+
+  /** Opens (creating if needed) {@code <dir>/state.db} with synchronous=NORMAL; completes when ready. */
+  public static Future<EmbeddedStore> open(Vertx vertx, Path dir) {
+    return open(vertx, dir, false);
+  }
+
+  /**
+   * Opens (creating if needed) {@code <dir>/state.db}. {@code fsyncEachCommit} selects synchronous=FULL
+   * (survives power loss) instead of NORMAL (survives process crash). Callable from any thread.
+   */
+  public static Future<EmbeddedStore> open(Vertx vertx, Path dir, boolean fsyncEachCommit) {
+    if (vertx == null || dir == null) {
+      return Future.failedFuture(new IllegalArgumentException("vertx and dir must not be null"));
+    }
+    WorkerExecutor executor = vertx.createSharedWorkerExecutor(EXECUTOR_NAME, 1);
+    Future<EmbeddedStore> opened = executor.executeBlocking(() -> {
+      Files.createDirectories(dir);
+      Connection c = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("state.db").toAbsolutePath());
+      try {
+        init(c, fsyncEachCommit);
+        return new EmbeddedStore(vertx, executor, c);
+      } catch (Exception e) {
+        c.close();
+        throw e;
+      }
+    }, true);
+    return opened.recover(e -> executor.close().transform(ignored -> Future.failedFuture(e)));
+  }
+
+  private static void init(Connection c, boolean fsync) throws SQLException {
+    try (Statement s = c.createStatement()) {
+      try (ResultSet rs = s.executeQuery("PRAGMA journal_mode=WAL")) {
+        if (!rs.next() || !"wal".equalsIgnoreCase(rs.getString(1))) {
+          throw new SQLException("could not switch state.db to WAL mode");
+        }
+      }
+      s.execute("PRAGMA synchronous=" + (fsync ? "FULL" : "NORMAL"));
+      s.execute("PRAGMA busy_timeout=5000");
+      c.setAutoCommit(false);
+      s.execute("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL,"
+          + " create_rev INTEGER NOT NULL, mod_rev INTEGER NOT NULL, version INTEGER NOT NULL)");
+      s.execute("CREATE INDEX IF NOT EXISTS kv_mod_rev ON kv(mod_rev)");
+      s.execute("CREATE TABLE IF NOT EXISTS meta (id INTEGER PRIMARY KEY CHECK (id = 0),"
+          + " revision INTEGER NOT NULL)");
+      s.execute("INSERT OR IGNORE INTO meta(id, revision) VALUES (0, 0)");
+      c.commit();
+    } catch (SQLException e) {
+      if (!c.getAutoCommit()) {
+        c.rollback();
+      }
+      throw e;
+    }
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  @Override
+  public Future<Optional<KeyValue>> get(String key) {
+    String bad = StoreArgs.badKey(key);
+    return bad != null ? illegal(bad) : onDb(() -> Optional.ofNullable(readKv(key)));
+  }
+
+  @Override
+  public Future<List<KeyValue>> range(String prefix) {
+    return prefix == null ? illegal("prefix must not be null") : onDb(() -> query(prefix, -1, 0, false));
+  }
+
+  @Override
+  public Future<List<KeyValue>> rangeAfter(String prefix, long afterRevision, int limit) {
+    return prefix == null ? illegal("prefix must not be null")
+        : onDb(() -> query(prefix, afterRevision, limit, true));
+  }
+
+  @Override
+  public Future<Long> revision() {
+    return onDb(this::readRevision);
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  @Override
+  public Future<Long> put(String key, String value) {
+    return txn(List.of(), List.of(Op.put(key, value))).map(TxnResult::revision);
+  }
+
+  @Override
+  public Future<Boolean> delete(String key) {
+    String bad = StoreArgs.badKey(key);
+    if (bad != null) {
+      return illegal(bad);
+    }
+    return onDb(() -> apply(List.of(), List.of(Op.delete(key))).changed > 0);
+  }
+
+  @Override
+  public Future<TxnResult> txn(List<Compare> compares, List<Op> ops) {
+    String bad = StoreArgs.validate(compares, ops);
+    if (bad != null) {
+      return illegal(bad);
+    }
+    List<Compare> cs = List.copyOf(compares);
+    List<Op> os = List.copyOf(ops);
+    return onDb(() -> {
+      Outcome o = apply(cs, os);
+      return new TxnResult(o.succeeded, o.revision);
+    });
+  }
+
+  private record Outcome(boolean succeeded, long revision, int changed) {}
+
+  /** Runs on the executor thread inside the SQL transaction that {@link #onDb} commits. */
+  private Outcome apply(List<Compare> compares, List<Op> ops) throws SQLException {
+    long rev = readRevision();
+    for (Compare c : compares) {
+      KeyValue cur = readKv(c.key());
+      if ((cur == null ? 0 : cur.modRevision()) != c.modRevision()) {
+        return new Outcome(false, rev, 0);
+      }
+    }
+    long next = rev + 1;
+    int changed = 0;
+    for (Op op : ops) {
+      KeyValue cur = readKv(op.key());
+      if (op instanceof Op.Put p) {
+        KeyValue kv = new KeyValue(p.key(), p.value(), cur == null ? next : cur.createRevision(), next,
+            cur == null ? 1 : cur.version() + 1);
+        upsertKv.setString(1, kv.key());
+        upsertKv.setString(2, kv.value());
+        upsertKv.setLong(3, kv.createRevision());
+        upsertKv.setLong(4, kv.modRevision());
+        upsertKv.setLong(5, kv.version());
+        upsertKv.executeUpdate();
+        pending.add(new WatchEvent(WatchEvent.Type.PUT, kv));
+        changed++;
+      } else if (cur != null) {
+        delKv.setString(1, op.key());
+        delKv.executeUpdate();
+        pending.add(new WatchEvent(WatchEvent.Type.DELETE, new KeyValue(op.key(), null, 0, next, 0)));
+        changed++;
+      }
+    }
+    // etcd: a txn that changes nothing (no ops, or only deletes of absent keys) keeps the revision.
+    if (changed == 0) {
+      return new Outcome(true, rev, 0);
+    }
+    updRev.setLong(1, next);
+    updRev.executeUpdate();
+    return new Outcome(true, next, changed);
+  }
+
+  // ---------------------------------------------------------------- watches
+
+  @Override
+  public Watch watch(String prefix, long afterRevision, Handler<WatchEvent> handler) {
+    if (prefix == null || handler == null) {
+      throw new IllegalArgumentException("prefix and handler must not be null");
+    }
+    StoreWatcher w = new StoreWatcher(prefix, vertx.getOrCreateContext(), handler, watchers);
+    // Replay and registration run in one task on the single store thread, so no write can commit
+    // between the replay snapshot and the moment the watcher starts receiving live events: this is
+    // the "register, buffer, replay, drain" handshake with an empty buffer by construction. The floor
+    // still guards against duplicates should that ever change.
+    onDb(() -> {
+      if (w.cancelled) {
+        return null;
+      }
+      List<KeyValue> past = query(prefix, afterRevision, 0, true);
+      w.floor = Math.max(afterRevision, readRevision());
+      watchers.add(w);
+      if (!past.isEmpty()) {
+        List<WatchEvent> events = new ArrayList<>(past.size());
+        past.forEach(kv -> events.add(new WatchEvent(WatchEvent.Type.PUT, kv)));
+        w.deliver(events);
+      }
+      return null;
+    }).onFailure(e -> log.error("watch on prefix '{}' from revision {} could not start", prefix, afterRevision, e));
+    return w;
+  }
+
+  /** Publishes a committed transaction's events; runs on the store thread right after commit. */
+  private void publish(List<WatchEvent> events) {
+    for (StoreWatcher w : watchers) {
+      List<WatchEvent> mine = null;
+      for (WatchEvent e : events) {
+        if (e.kv().modRevision() > w.floor && e.kv().key().startsWith(w.prefix)) {
+          if (mine == null) {
+            mine = new ArrayList<>();
+          }
+          mine.add(e);
+        }
+      }
+      if (mine != null) {
+        w.deliver(mine);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  @Override
+  public synchronized Future<Void> close() {
+    if (closeFuture == null) {
+      closed = true;
+      watchers.forEach(StoreWatcher::cancel);
+      // Ordered: tasks already queued finish first; SQLite checkpoints the WAL on last close.
+      closeFuture = executor.<Void>executeBlocking(() -> {
+        synchronized (conn) {
+          for (Statement s : List.of(selKv, upsertKv, delKv, selRev, updRev)) {
+            s.close();
+          }
+          conn.close();
+        }
+        return null;
+      }, true).eventually(executor::close);
+    }
+    return closeFuture;
+  }
+
+  // ---------------------------------------------------------------- helpers (store thread)
+
+  /**
+   * Runs work on the store thread inside one SQL transaction: commit on success (which also ends read
+   * snapshots, so WAL checkpoints are not held back), rollback on failure. Watchers hear about writes
+   * only after the commit succeeded.
+   */
+  private <T> Future<T> onDb(Callable<T> work) {
+    if (closed) {
+      return Future.failedFuture(new IllegalStateException("store is closed"));
+    }
+    return executor.executeBlocking(() -> {
+      // The executor has one thread; the lock only matters if a same-named executor was made larger.
+      synchronized (conn) {
+        if (conn.isClosed()) {
+          throw new IllegalStateException("store is closed");
+        }
+        try {
+          T result = work.call();
+          conn.commit();
+          if (!pending.isEmpty()) {
+            List<WatchEvent> events = List.copyOf(pending);
+            pending.clear();
+            publish(events);
+          }
+          return result;
+        } catch (Exception e) {
+          pending.clear();
+          try {
+            conn.rollback();
+          } catch (SQLException re) {
+            e.addSuppressed(re);
+          }
+          throw e;
+        }
+      }
+    }, true);
+  }
+
+  private long readRevision() throws SQLException {
+    try (ResultSet rs = selRev.executeQuery()) {
+      if (!rs.next()) {
+        throw new SQLException("meta row missing in state.db");
+      }
+      return rs.getLong(1);
+    }
+  }
+
+  private KeyValue readKv(String key) throws SQLException {
+    selKv.setString(1, key);
+    try (ResultSet rs = selKv.executeQuery()) {
+      return rs.next() ? new KeyValue(key, rs.getString(1), rs.getLong(2), rs.getLong(3), rs.getLong(4)) : null;
+    }
+  }
+
+  /** Prefix scan as a key interval [prefix, prefixEnd) so the primary-key index is used. */
+  private List<KeyValue> query(String prefix, long afterRevision, int limit, boolean byModRev)
+      throws SQLException {
+    String end = StoreArgs.prefixEnd(prefix);
+    String sql = "SELECT key, value, create_rev, mod_rev, version FROM kv WHERE key >= ?"
+        + (end != null ? " AND key < ?" : "") + " AND mod_rev > ?"
+        + (byModRev ? " ORDER BY mod_rev, key" : " ORDER BY key") + " LIMIT ?";
+    try (PreparedStatement ps = conn.prepareStatement(sql)) {
+      int i = 1;
+      ps.setString(i++, prefix);
+      if (end != null) {
+        ps.setString(i++, end);
+      }
+      ps.setLong(i++, afterRevision);
+      ps.setInt(i, limit <= 0 ? -1 : limit);
+      List<KeyValue> out = new ArrayList<>();
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.add(new KeyValue(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getLong(4), rs.getLong(5)));
+        }
+      }
+      return out;
+    }
+  }
+
+  private static <T> Future<T> illegal(String message) {
+    return Future.failedFuture(new IllegalArgumentException(message));
+  }
+}

@@ -1,0 +1,54 @@
+package io.zlayer.worker.store;
+
+import io.vertx.core.Context;
+import io.vertx.core.Handler;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** A registered watch of {@link EmbeddedStore}: delivers batches of events on the watcher's context. */
+final class StoreWatcher implements Watch {
+
+  private static final Logger log = LoggerFactory.getLogger(StoreWatcher.class);
+
+  final String prefix;
+  private final Context context;
+  private final Handler<WatchEvent> handler;
+  private final List<StoreWatcher> registry;
+  volatile boolean cancelled;
+  /** Live events at or below this revision were covered by the replay; set on the store thread. */
+  long floor;
+
+  StoreWatcher(String prefix, Context context, Handler<WatchEvent> handler, List<StoreWatcher> registry) {
+    this.prefix = prefix;
+    this.context = context;
+    this.handler = handler;
+    this.registry = registry;
+  }
+
+  /**
+   * Called only from the store thread, in commit order. runOnContext queues tasks FIFO per context, so
+   * the handler sees events in revision order. The cancelled check runs at delivery time, so events
+   * already queued when cancel() is called are dropped.
+   */
+  void deliver(List<WatchEvent> events) {
+    context.runOnContext(v -> {
+      for (WatchEvent e : events) {
+        if (cancelled) {
+          return;
+        }
+        try {
+          handler.handle(e);
+        } catch (RuntimeException ex) {
+          log.error("watch handler for prefix '{}' failed on {}", prefix, e, ex);
+        }
+      }
+    });
+  }
+
+  @Override
+  public void cancel() {
+    cancelled = true;
+    registry.remove(this);
+  }
+}
