@@ -176,12 +176,14 @@ public final class SessionVerticle extends VerticleBase {
   /** Deregisters (when up), forgets the identity and replies; the agent then exits. */
   private void shutdown(Message<JsonObject> msg) {
     String reason = msg.body() == null ? "shutdown" : msg.body().getString("reason", "shutdown");
+
     stopping = true;
     vertx.cancelTimer(retryTimer);
     ControllerChannel channel = ctx.channel();
+    boolean exit = msg.body() != null && msg.body().getBoolean("exit", false);
     if (!up || channel == null || identity == null) {
       LOG.info("stopping without deregistering: no session is up");
-      msg.reply(new JsonObject().put("deregistered", false));
+      finish(msg, false, exit);
       return;
     }
     channel.stub().deregister(DeregisterRequest.newBuilder().setNodeId(identity.nodeId()).setReason(reason).build())
@@ -194,12 +196,20 @@ public final class SessionVerticle extends VerticleBase {
         }))
         .onSuccess(v -> {
           LOG.info("node {} deregistered ({}); joining again needs a new bootstrap token", identity.nodeId(), reason);
-          msg.reply(new JsonObject().put("deregistered", true));
+          finish(msg, true, exit);
         })
         .onFailure(e -> {
           LOG.warn("could not deregister node {}: {}", identity.nodeId(), describe(e));
-          msg.reply(new JsonObject().put("deregistered", false));
+          finish(msg, false, exit);
         });
+  }
+
+  private void finish(Message<JsonObject> msg, boolean deregistered, boolean exit) {
+    msg.reply(new JsonObject().put("deregistered", deregistered));
+    if (exit) {
+      vertx.eventBus().publish(Addresses.WORKER_SESSION, new JsonObject().put("state", "exit")
+          .put("node_id", ctx.nodeId()).put("epoch", -1L));
+    }
   }
 
   static String describe(Throwable e) {

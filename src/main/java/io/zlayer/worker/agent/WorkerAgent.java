@@ -1,0 +1,94 @@
+package io.zlayer.worker.agent;
+
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Deployable;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.json.JsonObject;
+import io.zlayer.worker.bus.Addresses;
+import io.zlayer.worker.config.ExecutorKind;
+import io.zlayer.worker.config.WorkerOptions;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running worker agent: deploys the executor, the three stream verticles and the session
+ * (last, so the others hear it come up). {@link #exit()} completes when a Shutdown command asks
+ * the process to end; {@link #stop} deregisters first when asked to (SIGTERM, Ctrl-C).
+ */
+public final class WorkerAgent {
+  private static final Logger LOG = LoggerFactory.getLogger(WorkerAgent.class);
+  private static final long DEREGISTER_WAIT_MS = 7000;
+
+  private final Vertx vertx;
+  private final AgentContext ctx;
+  private final List<String> deployments = new ArrayList<>();
+  private final Promise<Integer> exit = Promise.promise();
+  private MessageConsumer<JsonObject> exitListener;
+
+  private WorkerAgent(Vertx vertx, AgentContext ctx) {
+    this.vertx = vertx;
+    this.ctx = ctx;
+  }
+
+  public static Future<WorkerAgent> start(Vertx vertx, WorkerOptions options) {
+    return WorkerState.load(vertx, options.dataDir()).compose(state -> {
+      WorkerAgent agent = new WorkerAgent(vertx, new AgentContext(options, state));
+      return agent.deploy().map(agent);
+    });
+  }
+
+  public AgentContext context() {
+    return ctx;
+  }
+
+  /** Completes with the exit code when a Shutdown command was applied. */
+  public Future<Integer> exit() {
+    return exit.future();
+  }
+
+  private Future<Void> deploy() {
+    exitListener = vertx.eventBus().consumer(Addresses.WORKER_SESSION, msg -> {
+      if ("exit".equals(msg.body().getString("state"))) {
+        exit.tryComplete(0);
+      }
+    });
+    List<Deployable> verticles = new ArrayList<>();
+    if (ctx.options().executor() == ExecutorKind.PROCESS) {
+      verticles.add(new ExecutorVerticle(ctx.options().dataDir()));
+    }
+    verticles.add(new AssignmentWatchVerticle(ctx));
+    verticles.add(new StatusReportVerticle(ctx));
+    verticles.add(new CommandWatchVerticle(ctx));
+    verticles.add(new SessionVerticle(ctx));
+    Future<Void> chain = Future.succeededFuture();
+    for (Deployable v : verticles) {
+      chain = chain.compose(x -> vertx.deployVerticle(v).onSuccess(deployments::add).mapEmpty());
+    }
+    return chain.onFailure(e -> stop(false));
+  }
+
+  /** Stops the agent; with {@code deregister}, leaves the cluster first (the identity is forgotten). */
+  public Future<Void> stop(boolean deregister) {
+    Future<?> first = deregister
+        ? vertx.eventBus().request(Addresses.WORKER_SHUTDOWN, new JsonObject().put("reason", "worker stopped"),
+            new DeliveryOptions().setSendTimeout(DEREGISTER_WAIT_MS)).otherwiseEmpty()
+        : Future.succeededFuture();
+    return first.compose(x -> {
+      Future<Void> chain = Future.succeededFuture();
+      for (int i = deployments.size() - 1; i >= 0; i--) {
+        String id = deployments.get(i);
+        chain = chain.eventually(() -> vertx.undeploy(id));
+      }
+      deployments.clear();
+      if (exitListener != null) {
+        exitListener.unregister();
+      }
+      return chain.onComplete(ar -> LOG.info("worker agent stopped"));
+    });
+  }
+}

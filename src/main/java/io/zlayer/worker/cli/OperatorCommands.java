@@ -1,0 +1,262 @@
+package io.zlayer.worker.cli;
+
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.zlayer.worker.bus.Addresses;
+import io.zlayer.worker.config.ConfigLoader;
+import io.zlayer.worker.config.ControllerOptions;
+import io.zlayer.worker.config.Durations;
+import io.zlayer.worker.controller.ControllerNode;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** The operator tools: each sends one request to the local controller over its loopback bridge. */
+final class OperatorCommands {
+  private OperatorCommands() {
+  }
+
+  /** {@code -c}: which controller (its data_dir holds the admin token, bridge_port says where). */
+  static final class Target {
+    @Option(names = {"-c", "--config"}, paramLabel = "FILE", defaultValue = "conf/controller.yaml",
+        description = "controller config (default: ${DEFAULT-VALUE})")
+    Path config;
+
+    JsonObject call(String address, JsonObject body) throws Exception {
+      ControllerOptions options = load();
+      Path tokenFile = options.dataDir().resolve(ControllerNode.ADMIN_TOKEN_FILE);
+      if (!Files.isReadable(tokenFile)) {
+        throw new Cli.UsageException("cannot read the admin token " + tokenFile
+            + ": is the controller running with data_dir " + options.dataDir() + "?");
+      }
+      String adminToken = Files.readString(tokenFile).trim();
+      try (BridgeClient client = new BridgeClient("127.0.0.1", options.bridgePort(), adminToken)) {
+        return client.request(address, body);
+      } catch (java.net.ConnectException e) {
+        throw new Cli.UsageException("cannot reach the controller's operator bridge on 127.0.0.1:"
+            + options.bridgePort() + ": is the controller running?");
+      } catch (BridgeClient.RemoteException e) {
+        throw new Cli.UsageException("error: " + e.getMessage());
+      }
+    }
+
+    private ControllerOptions load() throws Exception {
+      Vertx vertx = Vertx.vertx();
+      try {
+        if (!Files.exists(config)) {
+          return ControllerOptions.fromJson(new JsonObject());
+        }
+        return Cli.await(ConfigLoader.loadController(vertx, config), Duration.ofSeconds(10));
+      } finally {
+        Cli.closeQuietly(vertx);
+      }
+    }
+  }
+
+  @Command(name = "token", description = "Bootstrap tokens.", subcommands = {Token.Create.class})
+  static final class Token {
+    @Command(name = "create", mixinStandardHelpOptions = true,
+        description = "Mint a bootstrap token; prints the token alone on stdout.")
+    static final class Create implements Callable<Integer> {
+      @Mixin
+      Target target;
+      @Option(names = "--ttl", defaultValue = "1h", description = "lifetime (default: ${DEFAULT-VALUE})")
+      String ttl;
+      @Option(names = "--uses", defaultValue = "1", description = "registrations it admits (default: ${DEFAULT-VALUE})")
+      int uses;
+      @Spec
+      CommandSpec spec;
+
+      @Override
+      public Integer call() throws Exception {
+        Duration lifetime = duration("--ttl", ttl);
+        JsonObject reply = target.call(Addresses.OPERATOR_TOKEN_CREATE,
+            new JsonObject().put("ttl_secs", lifetime.toSeconds()).put("uses", uses));
+        PrintWriter out = spec.commandLine().getOut();
+        out.println(reply.getString("token"));
+        out.flush();
+        return Cli.EXIT_OK;
+      }
+    }
+  }
+
+  @Command(name = "nodes", mixinStandardHelpOptions = true, description = "List worker nodes.")
+  static final class Nodes implements Callable<Integer> {
+    @Mixin
+    Target target;
+    @Option(names = "--json", description = "print JSON")
+    boolean json;
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+      JsonArray nodes = target.call(Addresses.OPERATOR_NODES_LIST, new JsonObject()).getJsonArray("nodes", new JsonArray());
+      PrintWriter out = spec.commandLine().getOut();
+      if (json) {
+        out.println(new JsonObject().put("nodes", nodes).encodePrettily());
+      } else {
+        out.print(NodeTable.render(nodes));
+      }
+      out.flush();
+      return Cli.EXIT_OK;
+    }
+  }
+
+  @Command(name = "assign", mixinStandardHelpOptions = true, description = "Assign replicas of a service to a node.")
+  static final class Assign implements Callable<Integer> {
+    @Mixin
+    Target target;
+    @Parameters(index = "0", paramLabel = "NODE")
+    long node;
+    @Parameters(index = "1", paramLabel = "SERVICE")
+    String service;
+    @Option(names = "--role", defaultValue = "default")
+    String role;
+    @Option(names = "--indices", required = true, split = ",", paramLabel = "I,J,...")
+    List<Integer> indices;
+    @Option(names = "--command", required = true, description = "run through /bin/sh -c")
+    String command;
+    @Option(names = "--env", paramLabel = "K=V")
+    Map<String, String> env;
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+      JsonObject body = new JsonObject().put("node_id", node).put("service", service).put("role", role)
+          .put("indices", new JsonArray(new ArrayList<>(indices))).put("command", command)
+          .put("env", env == null ? new JsonObject() : new JsonObject(new java.util.HashMap<>(env)));
+      JsonObject reply = target.call(Addresses.OPERATOR_ASSIGN, body);
+      spec.commandLine().getOut().println("assigned " + service + " " + indices + " to node " + node
+          + " (revision " + reply.getLong("revision") + ")");
+      return Cli.EXIT_OK;
+    }
+  }
+
+  @Command(name = "unassign", mixinStandardHelpOptions = true, description = "Remove a service from a node.")
+  static final class Unassign implements Callable<Integer> {
+    @Mixin
+    Target target;
+    @Parameters(index = "0", paramLabel = "NODE")
+    long node;
+    @Parameters(index = "1", paramLabel = "SERVICE")
+    String service;
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+      JsonObject reply = target.call(Addresses.OPERATOR_UNASSIGN,
+          new JsonObject().put("node_id", node).put("service", service));
+      spec.commandLine().getOut().println("unassigned " + service + " from node " + node
+          + " (revision " + reply.getLong("revision") + ")");
+      return Cli.EXIT_OK;
+    }
+  }
+
+  @Command(name = "drain", mixinStandardHelpOptions = true,
+      description = "Drain a node: no new work; its processes stop by the deadline.")
+  static final class Drain implements Callable<Integer> {
+    @Mixin
+    Target target;
+    @Parameters(index = "0", paramLabel = "NODE")
+    long node;
+    @Option(names = "--deadline", defaultValue = "10m", description = "(default: ${DEFAULT-VALUE})")
+    String deadline;
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+      JsonObject reply = target.call(Addresses.OPERATOR_DRAIN, new JsonObject().put("node_id", node)
+          .put("deadline_secs", duration("--deadline", deadline).toSeconds()));
+      spec.commandLine().getOut().println("node " + node + " draining (command " + reply.getLong("command_id") + ")");
+      return Cli.EXIT_OK;
+    }
+  }
+
+  @Command(name = "shutdown", mixinStandardHelpOptions = true,
+      description = "Ask a node's worker to deregister and exit.")
+  static final class Shutdown implements Callable<Integer> {
+    @Mixin
+    Target target;
+    @Parameters(index = "0", paramLabel = "NODE")
+    long node;
+    @Option(names = "--reason", defaultValue = "operator request")
+    String reason;
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+      JsonObject reply = target.call(Addresses.OPERATOR_SHUTDOWN, new JsonObject().put("node_id", node).put("reason", reason));
+      spec.commandLine().getOut().println("node " + node + " asked to shut down (command " + reply.getLong("command_id") + ")");
+      return Cli.EXIT_OK;
+    }
+  }
+
+  @Command(name = "push-config", mixinStandardHelpOptions = true,
+      description = "Push a YAML config (labels, heartbeat_min_ttl, heartbeat_max_ttl) to a node.")
+  static final class PushConfig implements Callable<Integer> {
+    @Mixin
+    Target target;
+    @Parameters(index = "0", paramLabel = "NODE")
+    long node;
+    @Parameters(index = "1", paramLabel = "FILE")
+    Path file;
+    @Option(names = "--version", defaultValue = "0", description = "config version (default: now in epoch seconds)")
+    long version;
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+      String yaml = Files.readString(file);
+      long v = version > 0 ? version : System.currentTimeMillis() / 1000;
+      JsonObject reply = target.call(Addresses.OPERATOR_PUSH_CONFIG,
+          new JsonObject().put("node_id", node).put("version", v).put("yaml", yaml));
+      spec.commandLine().getOut().println("config version " + v + " sent to node " + node
+          + " (command " + reply.getLong("command_id") + ")");
+      return Cli.EXIT_OK;
+    }
+  }
+
+  @Command(name = "revoke", mixinStandardHelpOptions = true,
+      description = "Revoke a node's certificate: it is quarantined and its streams are cut.")
+  static final class Revoke implements Callable<Integer> {
+    @Mixin
+    Target target;
+    @Parameters(index = "0", paramLabel = "NODE")
+    long node;
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+      JsonObject reply = target.call(Addresses.OPERATOR_REVOKE, new JsonObject().put("node_id", node));
+      spec.commandLine().getOut().println("node " + node + " is " + reply.getString("state"));
+      return Cli.EXIT_OK;
+    }
+  }
+
+  static Duration duration(String option, String value) {
+    try {
+      return Durations.parse(option, value);
+    } catch (RuntimeException e) {
+      throw new Cli.UsageException(e.getMessage());
+    }
+  }
+}
