@@ -65,6 +65,11 @@ public final class ControllerChannel {
     return stub;
   }
 
+  /** A unary call on this channel; fails with {@link Rpc.RpcException} carrying status and message. */
+  public <Req, Resp> Future<Resp> unary(io.vertx.grpc.common.ServiceMethod<Resp, Req> method, Req request) {
+    return Rpc.unary(grpc, address(), method, request);
+  }
+
   public Future<Void> close() {
     return grpc.close();
   }

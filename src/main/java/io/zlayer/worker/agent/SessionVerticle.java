@@ -11,6 +11,7 @@ import io.zlayer.worker.pki.BootstrapToken;
 import io.zlayer.worker.pki.Pem;
 import io.zlayer.worker.pki.WorkerCa;
 import io.zlayer.worker.pki.WorkerKeys;
+import io.zlayer.worker.proto.ClusterControlPlaneGrpcClient;
 import io.zlayer.worker.proto.DeregisterRequest;
 import io.zlayer.worker.proto.RegisterRequest;
 import io.zlayer.worker.proto.RegisterResponse;
@@ -95,7 +96,11 @@ public final class SessionVerticle extends VerticleBase {
       vertx.eventBus().publish(Addresses.WORKER_SESSION, new JsonObject().put("state", "up")
           .put("node_id", id.nodeId()).put("server", server.toString()).put("epoch", epoch));
       stableTimer = vertx.setTimer(STABLE_AFTER.toMillis(), t -> backoff.reset());
-    }).onFailure(e -> retryLater(server, describe(e)));
+    }).onFailure(e -> {
+      vertx.eventBus().publish(Addresses.WORKER_SESSION, new JsonObject().put("state", "failed")
+          .put("server", server.toString()).put("cause", describe(e)).put("epoch", -1L));
+      retryLater(server, describe(e));
+    });
   }
 
   private void streamFailed(Message<JsonObject> msg) {
@@ -145,7 +150,7 @@ public final class SessionVerticle extends VerticleBase {
                   .setProfile(SystemProfile.profile(ctx.options().apiAddr(), ctx.labels()))
                   .setCsrDer(ByteString.copyFrom((byte[]) pair[1]))
                   .build();
-              return channel.stub().register(request)
+              return channel.unary(ClusterControlPlaneGrpcClient.Register, request)
                   .eventually(channel::close)
                   .compose(response -> persist(token, response, keys));
             })));
@@ -186,7 +191,8 @@ public final class SessionVerticle extends VerticleBase {
       finish(msg, false, exit);
       return;
     }
-    channel.stub().deregister(DeregisterRequest.newBuilder().setNodeId(identity.nodeId()).setReason(reason).build())
+    channel.unary(ClusterControlPlaneGrpcClient.Deregister,
+            DeregisterRequest.newBuilder().setNodeId(identity.nodeId()).setReason(reason).build())
         .timeout(DEREGISTER_TIMEOUT_MS, java.util.concurrent.TimeUnit.MILLISECONDS)
         .compose(r -> vertx.executeBlocking(() -> {
           for (String f : List.of(Identity.CERT, Identity.KEY, Identity.CA)) {

@@ -50,7 +50,12 @@ public final class Addresses {
 
   // ---- worker: internal and bridge-visible ----
 
-  /** {@code {state: "up"|"down", node_id, server?, cause?}} published by the session. */
+  /**
+   * Published by the session: {@code {state: "up", node_id, server, epoch}} when streams may open,
+   * {@code {state: "down", node_id, server, cause, epoch}} when they must close, {@code {state:
+   * "failed", server, cause}} when an attempt to connect or join failed, {@code {state: "exit"}}
+   * when a Shutdown command was applied.
+   */
   public static final String WORKER_SESSION = "zlayer.worker.session";
   /** Worker-internal: {@code {stream, cause}} sent by a stream verticle whose stream failed; ends the session. */
   public static final String WORKER_SESSION_FAILED = "zlayer.worker.session.failed";

@@ -37,6 +37,7 @@ public final class Registrar {
   private final LeaseDirectory leases;
   private final Duration certValidity;
   private final Clock clock;
+  private final java.util.concurrent.atomic.AtomicLong attempts = new java.util.concurrent.atomic.AtomicLong();
 
   public Registrar(Vertx vertx, Store store, TokenService tokens, WorkerCa ca, NodeDirectory nodes,
                    LeaseDirectory leases, Duration certValidity, Clock clock) {
@@ -59,7 +60,13 @@ public final class Registrar {
   public record Admission(NodeRecord node, int ttlSecs, int graceSecs, X509Certificate certificate) {
   }
 
+  /** Register calls received, admitted or not (exposed for metrics and tests). */
+  public long attempts() {
+    return attempts.get();
+  }
+
   public Future<Admission> register(Application application) {
+    attempts.incrementAndGet();
     try {
       Profiles.validate(application.profile());
     } catch (ControlPlaneException e) {
