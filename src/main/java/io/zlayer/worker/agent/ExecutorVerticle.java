@@ -308,6 +308,7 @@ public final class ExecutorVerticle extends VerticleBase {
       r.startedNanos = System.nanoTime();
       r.state = Replica.State.RUNNING;
       LOG.info("executor: started {} pid={}", r.key, r.pid);
+      changed();
       p.onExit().whenComplete((ph, e) -> context.runOnContext(v -> exited(r, p)));
       persist();
       reconcile(r, currentGrace());
@@ -341,7 +342,13 @@ public final class ExecutorVerticle extends VerticleBase {
       scheduleRestartOrSettle(r);
     }
     persist();
+    changed();
     checkIdle();
+  }
+
+  /** A replica changed state: ask for a status report, so the controller sees it now, not at the next tick. */
+  private void changed() {
+    vertx.eventBus().publish(Addresses.WORKER_REPORT_NOW, new JsonObject());
   }
 
   /** After an unplanned exit (or failed fork): a restart after the backoff if still wanted, else settle. */

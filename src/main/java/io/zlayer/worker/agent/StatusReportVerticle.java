@@ -33,6 +33,9 @@ public final class StatusReportVerticle extends StreamVerticle {
   private long nodeId;
   private long streamEpoch = -1;
   private long tickTimer = -1;
+  private long debounceTimer = -1;
+  /** Replica changes within this window go out in one report. */
+  private static final long REPORT_NOW_DEBOUNCE_MS = 100;
   private int ttlSecs;
 
   public StatusReportVerticle(AgentContext ctx) {
@@ -46,7 +49,15 @@ public final class StatusReportVerticle extends StreamVerticle {
           .setOk(msg.body().getBoolean("ok", true)).setMessage(msg.body().getString("message", "")).build());
       reportNow();
     });
-    vertx.eventBus().consumer(Addresses.WORKER_REPORT_NOW, msg -> reportNow());
+    vertx.eventBus().consumer(Addresses.WORKER_REPORT_NOW, msg -> {
+      // Coalesce bursts (a service of many replicas starting) into one report.
+      if (debounceTimer < 0) {
+        debounceTimer = vertx.setTimer(REPORT_NOW_DEBOUNCE_MS, t -> {
+          debounceTimer = -1;
+          reportNow();
+        });
+      }
+    });
     return super.start();
   }
 
