@@ -2,6 +2,7 @@ package io.zlayer.worker.controller;
 
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
+import io.zlayer.worker.proto.CommandResult;
 import io.zlayer.worker.proto.StatusReport;
 import io.zlayer.worker.store.KeyValue;
 import io.zlayer.worker.store.Store;
@@ -22,6 +23,9 @@ public final class NodeDirectory {
   private final Map<Long, NodeRecord> nodes = new ConcurrentHashMap<>();
   private final Map<Long, StatusReport> lastStatus = new ConcurrentHashMap<>();
   private final AtomicLong highestId = new AtomicLong();
+  private final Map<Long, java.util.Deque<CommandResult>> commandResults = new ConcurrentHashMap<>();
+  /** Command outcomes kept per node for the operator's view. */
+  private static final int KEPT_COMMAND_RESULTS = 10;
 
   public NodeDirectory(Store store) {
     this.store = store;
@@ -90,6 +94,24 @@ public final class NodeDirectory {
 
   public void recordStatus(long nodeId, StatusReport status) {
     lastStatus.put(nodeId, status);
+    if (status.getCommandResultsCount() > 0) {
+      commandResults.compute(nodeId, (id, list) -> {
+        java.util.Deque<CommandResult> out = list == null ? new java.util.ArrayDeque<>() : list;
+        for (CommandResult r : status.getCommandResultsList()) {
+          out.addLast(r);
+          while (out.size() > KEPT_COMMAND_RESULTS) {
+            out.removeFirst();
+          }
+        }
+        return out;
+      });
+    }
+  }
+
+  /** The outcomes of the node's most recent commands, oldest first. */
+  public List<CommandResult> commandResults(long nodeId) {
+    java.util.Deque<CommandResult> list = commandResults.get(nodeId);
+    return list == null ? List.of() : List.copyOf(list);
   }
 
   public Optional<StatusReport> lastStatus(long nodeId) {

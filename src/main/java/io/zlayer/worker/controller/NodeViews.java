@@ -37,6 +37,10 @@ final class NodeViews {
         .put("ttl_secs", lease.ttlSecs())
         .put("lease_expires_at", iso(lease.expiresAtMillis())));
     nodes.lastStatus(node.nodeId()).ifPresent(report -> status(view, report));
+    JsonArray commands = new JsonArray();
+    nodes.commandResults(node.nodeId()).forEach(r -> commands.add(new JsonObject().put("command_id", r.getCommandId())
+        .put("ok", r.getOk()).put("message", r.getMessage())));
+    view.put("command_results", commands);
     return view;
   }
 
@@ -52,6 +56,9 @@ final class NodeViews {
         .put("cpu_used", report.getResources().getCpuUsed())
         .put("memory_used_bytes", report.getResources().getMemoryUsedBytes())
         .put("gpu_used", report.getResources().getGpuUsed()));
+    if (report.getLabelsCount() > 0) {
+      view.put("labels", new JsonObject(new java.util.HashMap<>(report.getLabelsMap())));
+    }
     if (!report.getState().isEmpty()) {
       view.put("worker_state", report.getState());
     }
