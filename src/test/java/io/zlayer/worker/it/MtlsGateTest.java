@@ -1,0 +1,134 @@
+package io.zlayer.worker.it;
+
+import static io.zlayer.worker.it.TestCluster.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.vertx.grpc.client.GrpcClientResponse;
+import io.vertx.grpc.common.GrpcStatus;
+import io.vertx.junit5.VertxExtension;
+import io.zlayer.worker.agent.ControllerChannel;
+import io.zlayer.worker.agent.Identity;
+import io.zlayer.worker.agent.Rpc;
+import io.zlayer.worker.bus.Addresses;
+import io.zlayer.worker.controller.ControllerNode;
+import io.zlayer.worker.controller.NodeState;
+import io.zlayer.worker.proto.AssignmentEvent;
+import io.zlayer.worker.proto.ClusterControlPlaneGrpcClient;
+import io.zlayer.worker.proto.DeregisterRequest;
+import io.zlayer.worker.proto.StatusAck;
+import io.zlayer.worker.proto.StatusReport;
+import io.zlayer.worker.proto.WatchAssignmentsRequest;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The one mTLS gate: who may call what, revocation cutting streams, and the adaptive TTL in acks. */
+@ExtendWith(VertxExtension.class)
+class MtlsGateTest {
+  @TempDir
+  Path dir;
+  private ControllerNode controller;
+  private final List<ControllerChannel> channels = new ArrayList<>();
+
+  @BeforeEach
+  void start(Vertx vertx) throws Exception {
+    // max 1 heartbeat/s and a 1 s floor: the TTL equals the number of live workers.
+    controller = TestCluster.startController(vertx, TestCluster.controllerOptions(dir, new JsonObject()
+        .put("max_heartbeats_per_second", 1).put("heartbeat_min_ttl", "1s")));
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    for (ControllerChannel c : channels) {
+      await(c.close());
+    }
+    await(controller.stop());
+  }
+
+  private ControllerChannel channel(Vertx vertx, Identity identity) {
+    ControllerChannel c = TestCluster.channel(vertx, controller, identity);
+    channels.add(c);
+    return c;
+  }
+
+  /** Opens WatchAssignments and returns the response (status visible when refused). */
+  private Future<GrpcClientResponse<WatchAssignmentsRequest, AssignmentEvent>> watch(ControllerChannel c, long nodeId) {
+    return c.grpc().request(c.address(), ClusterControlPlaneGrpcClient.WatchAssignments)
+        .compose(req -> req.send(WatchAssignmentsRequest.newBuilder().setNodeId(nodeId).build()));
+  }
+
+  private GrpcStatus refusal(ControllerChannel c, long nodeId, String expectedText) throws Exception {
+    var response = await(watch(c, nodeId));
+    await(response.end().otherwiseEmpty());
+    assertTrue(response.statusMessage() != null && response.statusMessage().contains(expectedText),
+        "message: " + response.statusMessage());
+    return response.status();
+  }
+
+  @Test
+  void callsWithoutCertificateOrForAnotherNodeAreRefused(Vertx vertx) throws Exception {
+    Identity one = RawWorker.register(vertx, controller);
+    Identity two = RawWorker.register(vertx, controller);
+    assertEquals(GrpcStatus.UNAUTHENTICATED, refusal(channel(vertx, null), one.nodeId(), "client certificate is required"));
+    assertEquals(GrpcStatus.PERMISSION_DENIED, refusal(channel(vertx, one), two.nodeId(), "may not act as node " + two.nodeId()));
+    Rpc.RpcException e = org.junit.jupiter.api.Assertions.assertThrows(Rpc.RpcException.class, () -> await(
+        channel(vertx, null).unary(ClusterControlPlaneGrpcClient.Deregister, DeregisterRequest.newBuilder().setNodeId(one.nodeId()).build())));
+    assertEquals(GrpcStatus.UNAUTHENTICATED, e.status());
+    assertEquals(NodeState.READY, controller.controlPlane().nodes().get(one.nodeId()).orElseThrow().state());
+  }
+
+  @Test
+  void revokeQuarantinesCutsOpenStreamsWithinOneSecondAndRefusesLaterCalls(Vertx vertx) throws Exception {
+    Identity worker = RawWorker.register(vertx, controller);
+    ControllerChannel c = channel(vertx, worker);
+    var response = await(watch(c, worker.nodeId()));
+    Promise<Long> ended = Promise.promise();
+    response.exceptionHandler(e -> ended.tryComplete(System.nanoTime()));
+    response.endHandler(v -> ended.tryComplete(System.nanoTime()));
+
+    long t0 = System.nanoTime();
+    JsonObject reply = await(vertx.eventBus().<JsonObject>request(Addresses.OPERATOR_REVOKE,
+        new JsonObject().put("node_id", worker.nodeId()))).body();
+    assertEquals("quarantined", reply.getString("state"));
+    long cutMs = (await(ended.future().timeout(1, TimeUnit.SECONDS)) - t0) / 1_000_000;
+    System.out.println("revoke -> stream cut: " + cutMs + " ms");
+
+    assertEquals(GrpcStatus.UNAUTHENTICATED, refusal(channel(vertx, worker), worker.nodeId(), "revoked"));
+    assertEquals(NodeState.QUARANTINED, controller.controlPlane().nodes().get(worker.nodeId()).orElseThrow().state());
+  }
+
+  @Test
+  void ackTtlGrowsWithTheNumberOfWorkers(Vertx vertx) throws Exception {
+    List<Integer> ttls = new ArrayList<>();
+    for (int n = 1; n <= 4; n++) {
+      Identity worker = RawWorker.register(vertx, controller);
+      ttls.add(firstAck(channel(vertx, worker), worker.nodeId()).getNextTtlSecs());
+    }
+    assertEquals(List.of(1, 2, 3, 4), ttls, "ttl = clamp(ceil(N / 1), 1, 600)");
+  }
+
+  private StatusAck firstAck(ControllerChannel c, long nodeId) throws Exception {
+    var request = await(c.grpc().request(c.address(), ClusterControlPlaneGrpcClient.ReportStatus));
+    // The handler is set on the event loop as the response arrives, so the first ack cannot slip by.
+    Future<StatusAck> ack = request.response().compose(response -> {
+      Promise<StatusAck> first = Promise.promise();
+      response.handler(first::tryComplete);
+      return first.future();
+    });
+    request.write(StatusReport.newBuilder().setNodeId(nodeId).setFullSnapshot(true).build());
+    StatusAck first = await(ack);
+    request.cancel();
+    return first;
+  }
+}
