@@ -23,10 +23,14 @@ public final class AgentContext {
     this.ttlBounds = new TtlBounds(options.heartbeat().minTtl(), options.heartbeat().maxTtl());
   }
 
-  /** The range of heartbeat TTLs this worker honours, whatever a controller says. */
+  /**
+   * Heartbeat TTL bounds on the worker. Only the maximum applies to a controller's TTL: reporting
+   * more often than asked is safe, less often would let the lease expire. The minimum is the TTL
+   * assumed before the first ack.
+   */
   public record TtlBounds(java.time.Duration min, java.time.Duration max) {
     public int clamp(int ttlSecs) {
-      return (int) Math.max(min.toSeconds(), Math.min(max.toSeconds(), ttlSecs));
+      return (int) Math.max(1, Math.min(max.toSeconds(), ttlSecs));
     }
   }
 

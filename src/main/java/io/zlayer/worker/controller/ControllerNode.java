@@ -52,6 +52,11 @@ public final class ControllerNode {
 
   public static Future<ControllerNode> start(Vertx vertx, ControllerOptions options) {
     Clock clock = Clock.systemUTC();
+    if (!options.store().embedded()) {
+      // Refuse rather than silently keep state where the other controllers cannot see it.
+      return Future.failedFuture(new io.zlayer.worker.config.ConfigException(
+          "store: type " + options.store().type() + " is not available in this build yet; use store: embedded"));
+    }
     return EmbeddedStore.open(vertx, options.dataDir().resolve("store"))
         .compose(store -> clusterId(store).compose(clusterId -> vertx.executeBlocking(() -> {
           WorkerCa ca = WorkerCa.loadOrCreate(options.workerCaDir(), clusterId);
