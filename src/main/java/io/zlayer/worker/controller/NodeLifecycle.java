@@ -24,6 +24,7 @@ public final class NodeLifecycle {
   private final LeaseDirectory leases;
   private final Clock clock;
   private final OpenStreams streams = new OpenStreams();
+  private final java.util.concurrent.atomic.LongAdder heartbeats = new java.util.concurrent.atomic.LongAdder();
 
   public NodeLifecycle(Vertx vertx, NodeDirectory nodes, LeaseDirectory leases, Clock clock) {
     this.vertx = vertx;
@@ -52,7 +53,13 @@ public final class NodeLifecycle {
   }
 
   /** A status report arrived: renew the lease and return the next TTL. */
+  /** Status reports received since start. */
+  public long heartbeats() {
+    return heartbeats.sum();
+  }
+
   public int heartbeat(long nodeId, StatusReport report) {
+    heartbeats.increment();
     int ttl = leases.renew(nodeId, clock.millis());
     if (report != null) {
       nodes.recordStatus(nodeId, report);

@@ -1,0 +1,31 @@
+package io.zlayer.worker.controller;
+
+import io.vertx.core.json.JsonObject;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryUsage;
+import java.util.EnumMap;
+import java.util.Map;
+
+/** {@code GET /metrics}: the controller's counters as JSON, for operators and the benchmark. */
+final class Metrics {
+  private Metrics() {
+  }
+
+  static JsonObject snapshot(ControlPlane cp) {
+    Map<NodeState, Integer> states = new EnumMap<>(NodeState.class);
+    cp.nodes().all().forEach(n -> states.merge(n.state(), 1, Integer::sum));
+    JsonObject byState = new JsonObject();
+    states.forEach((s, n) -> byState.put(s.wire(), n));
+    MemoryUsage heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
+    return new JsonObject()
+        .put("cluster_id", cp.clusterId())
+        .put("nodes", byState)
+        .put("leases_live", cp.leases().size())
+        .put("ttl_secs", cp.leases().currentTtl())
+        .put("stream_connections", cp.lifecycle().streams().connections())
+        .put("register_calls", cp.registrar().attempts())
+        .put("heartbeats", cp.lifecycle().heartbeats())
+        .put("heap_used_bytes", heap.getUsed())
+        .put("heap_committed_bytes", heap.getCommitted());
+  }
+}
