@@ -9,6 +9,7 @@ import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonObject;
 import io.zlayer.worker.bus.Addresses;
 import io.zlayer.worker.config.ExecutorKind;
+import io.zlayer.worker.config.Protocol;
 import io.zlayer.worker.config.WorkerOptions;
 import java.util.ArrayList;
 import java.util.List;
@@ -61,10 +62,17 @@ public final class WorkerAgent {
     if (ctx.options().executor() == ExecutorKind.PROCESS) {
       verticles.add(new ExecutorVerticle(ctx.options().dataDir()));
     }
-    verticles.add(new AssignmentWatchVerticle(ctx));
-    verticles.add(new StatusReportVerticle(ctx));
-    verticles.add(new CommandWatchVerticle(ctx));
-    verticles.add(new SessionVerticle(ctx));
+    if (ctx.options().bridgePort() >= 0) {
+      verticles.add(new WorkerBridgeVerticle(ctx));
+    }
+    if (ctx.options().protocol() == Protocol.HTTP) {
+      verticles.add(new LegacySessionVerticle(ctx));
+    } else {
+      verticles.add(new AssignmentWatchVerticle(ctx));
+      verticles.add(new StatusReportVerticle(ctx));
+      verticles.add(new CommandWatchVerticle(ctx));
+      verticles.add(new SessionVerticle(ctx));
+    }
     Future<Void> chain = Future.succeededFuture();
     for (Deployable v : verticles) {
       chain = chain.compose(x -> vertx.deployVerticle(v).onSuccess(deployments::add).mapEmpty());

@@ -16,6 +16,8 @@ public final class Addresses {
 
   /** Bridge frame header carrying the contents of {@code <data_dir>/admin.token}. */
   public static final String ADMIN_TOKEN_HEADER = "admin_token";
+  /** Worker bridge frame header carrying the contents of the worker's {@code <data_dir>/bridge.token}. */
+  public static final String BRIDGE_TOKEN_HEADER = "bridge_token";
 
   // ---- controller: operator requests (request/reply) ----
 
@@ -71,6 +73,12 @@ public final class Addresses {
   public static final String WORKER_EXECUTOR_SNAPSHOT = "zlayer.worker.executor.snapshot";
   /** Worker-internal: {@code {deadline_secs}}; the executor stops everything by the deadline. */
   public static final String WORKER_EXECUTOR_DRAIN = "zlayer.worker.executor.drain";
+  /** What the worker's loopback bridge lets local tools receive (subscribe to). */
+  public static final List<String> WORKER_BRIDGE_OUTBOUND = List.of(
+      "zlayer.worker.session", "zlayer.worker.assignments", "zlayer.worker.commands", "zlayer.worker.executor.snapshot");
+  /** What local tools may send into the worker (besides replies to the messages they received). */
+  public static final List<String> WORKER_BRIDGE_INBOUND = List.of("zlayer.worker.report.now");
+
   /** Worker-internal: {@code {command_id, ok, message}} result of an applied command, reported with the next status. */
   public static final String WORKER_COMMAND_RESULT = "zlayer.worker.command.result";
 }

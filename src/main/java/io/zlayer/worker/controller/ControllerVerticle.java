@@ -27,6 +27,7 @@ public final class ControllerVerticle extends VerticleBase {
 
   private final ControlPlane cp;
   private HttpServer server;
+  private LegacyApi legacy;
 
   public ControllerVerticle(ControlPlane cp) {
     this.cp = cp;
@@ -40,7 +41,9 @@ public final class ControllerVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     GrpcServer grpc = new ControlPlaneGrpc(cp).create(vertx);
+    legacy = new LegacyApi(vertx, cp, LegacyApi.DEFAULT_MAX_HELD_POLLS);
     Router router = routes();
+    legacy.mount(router);
     server = vertx.createHttpServer(serverOptions()).requestHandler(req -> {
       if (isGrpc(req)) {
         grpc.handle(req);
@@ -49,7 +52,10 @@ public final class ControllerVerticle extends VerticleBase {
       }
     });
     var addr = cp.options().workerGrpcAddr();
-    return server.listen(addr.port(), addr.host())
+    return legacy.start().compose(v -> server.listen(addr.port(), addr.host()))
+        .recover(e -> Future.failedFuture(e instanceof java.net.BindException
+            ? new IllegalStateException("cannot listen on " + addr + ": address already in use (is another controller running?)")
+            : e))
         .onSuccess(s -> LOG.info("controller listening on {}:{} (gRPC + HTTP, TLS), cluster {}",
             addr.host(), s.actualPort(), cp.clusterId()));
   }
@@ -69,7 +75,7 @@ public final class ControllerVerticle extends VerticleBase {
     Router router = Router.router(vertx);
     router.get("/healthz").handler(rc -> rc.json(new JsonObject().put("status", "ok")
         .put("cluster_id", cp.clusterId()).put("nodes_live", cp.leases().size())));
-    router.get("/metrics").handler(rc -> rc.json(Metrics.snapshot(cp)));
+    router.get("/metrics").handler(rc -> rc.json(Metrics.snapshot(cp).put("legacy_polls_held", legacy.heldPolls())));
     return router;
   }
 
@@ -80,6 +86,9 @@ public final class ControllerVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
+    if (legacy != null) {
+      legacy.stop();
+    }
     return server == null ? Future.succeededFuture() : server.close();
   }
 }

@@ -62,6 +62,20 @@ public final class NodeEventLog {
     });
   }
 
+  /** Every event of every node after {@code revision}, as (node id, entry), on the caller's context. */
+  public Watch watchAll(long revision, java.util.function.BiConsumer<Long, Entry> handler) {
+    String all = name + "/";
+    return store.watch(all, revision, (WatchEvent event) -> {
+      if (event.type() == WatchEvent.Type.PUT) {
+        String rest = event.kv().key().substring(all.length());
+        int slash = rest.indexOf('/');
+        if (slash > 0) {
+          handler.accept(Long.parseLong(rest.substring(0, slash)), Entry.of(event.kv()));
+        }
+      }
+    });
+  }
+
   /** The highest revision in the whole store: what a client that is up to date has seen. */
   public Future<Long> currentRevision() {
     return store.revision();

@@ -10,10 +10,11 @@ import io.vertx.core.json.JsonObject;
  * @param certSha256  hex SHA-256 of the current certificate's DER (revocation is by this fingerprint)
  * @param certNotAfter epoch seconds
  * @param protocol    "grpc" or "http" (legacy long-poll)
+ * @param internalTokenSha256 hex SHA-256 of a legacy worker's {@code X-ZLayer-Internal-Token}; null for gRPC workers
  */
 public record NodeRecord(long nodeId, NodeState state, JsonObject profile, String certSerial,
                          String certSha256, long certNotAfter, long registeredAt, String protocol,
-                         String stateCause) {
+                         String stateCause, String internalTokenSha256) {
 
   public static final String PREFIX = "nodes/";
 
@@ -27,12 +28,12 @@ public record NodeRecord(long nodeId, NodeState state, JsonObject profile, Strin
 
   public NodeRecord withState(NodeState next, String cause) {
     return new NodeRecord(nodeId, next, profile, certSerial, certSha256, certNotAfter, registeredAt,
-        protocol, cause);
+        protocol, cause, internalTokenSha256);
   }
 
   public NodeRecord withCertificate(String serial, String sha256, long notAfter) {
     return new NodeRecord(nodeId, state, profile, serial, sha256, notAfter, registeredAt, protocol,
-        stateCause);
+        stateCause, internalTokenSha256);
   }
 
   public JsonObject toJson() {
@@ -45,7 +46,8 @@ public record NodeRecord(long nodeId, NodeState state, JsonObject profile, Strin
         .put("cert_not_after", certNotAfter)
         .put("registered_at", registeredAt)
         .put("protocol", protocol)
-        .put("state_cause", stateCause);
+        .put("state_cause", stateCause)
+        .put("internal_token_sha256", internalTokenSha256);
   }
 
   public static NodeRecord fromJson(JsonObject json) {
@@ -53,6 +55,6 @@ public record NodeRecord(long nodeId, NodeState state, JsonObject profile, Strin
         json.getJsonObject("profile", new JsonObject()), json.getString("cert_serial"),
         json.getString("cert_sha256"), json.getLong("cert_not_after", 0L),
         json.getLong("registered_at", 0L), json.getString("protocol", "grpc"),
-        json.getString("state_cause"));
+        json.getString("state_cause"), json.getString("internal_token_sha256"));
   }
 }

@@ -7,15 +7,12 @@ import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetServerOptions;
-import io.vertx.ext.bridge.BridgeEventType;
 import io.vertx.ext.bridge.BridgeOptions;
 import io.vertx.ext.bridge.PermittedOptions;
-import io.vertx.ext.eventbus.bridge.tcp.BridgeEvent;
 import io.vertx.ext.eventbus.bridge.tcp.TcpEventBusBridge;
 import io.zlayer.worker.bus.Addresses;
+import io.zlayer.worker.bus.BridgeGate;
 import io.zlayer.worker.bus.Events;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -71,37 +68,13 @@ public final class OperatorVerticle extends VerticleBase {
     BridgeOptions options = new BridgeOptions()
         .addOutboundPermitted(new PermittedOptions().setAddress(Addresses.NODE_STATE_CHANGED));
     Addresses.OPERATOR_ADDRESSES.forEach(a -> options.addInboundPermitted(new PermittedOptions().setAddress(a)));
-    bridge = TcpEventBusBridge.create(vertx, options, new NetServerOptions(), this::admit);
+    bridge = TcpEventBusBridge.create(vertx, options, new NetServerOptions(),
+        new BridgeGate("operator", Addresses.ADMIN_TOKEN_HEADER, cp.adminToken()));
     return bridge.listen(cp.options().bridgePort(), LOOPBACK).onSuccess(b -> {
       bridgePort = cp.options().bridgePort();
       LOG.info("operator bridge listening on {}:{} (admin token in {})", LOOPBACK, bridgePort,
           cp.options().dataDir().resolve("admin.token"));
     });
-  }
-
-  /** The bridge gate: every frame that reaches the bus must carry the admin token. */
-  private void admit(BridgeEvent event) {
-    BridgeEventType type = event.type();
-    if (type == BridgeEventType.SOCKET_CREATED || type == BridgeEventType.SOCKET_CLOSED
-        || type == BridgeEventType.SOCKET_IDLE || type == BridgeEventType.SOCKET_PING
-        || type == BridgeEventType.UNREGISTER) {
-      event.complete(true);
-      return;
-    }
-    JsonObject raw = event.getRawMessage();
-    JsonObject headers = raw == null ? null : raw.getJsonObject("headers");
-    String presented = headers == null ? null : headers.getString(Addresses.ADMIN_TOKEN_HEADER);
-    boolean ok = presented != null && MessageDigest.isEqual(presented.getBytes(StandardCharsets.UTF_8),
-        cp.adminToken().getBytes(StandardCharsets.UTF_8));
-    if (!ok) {
-      LOG.warn("operator bridge refused a {} to {}: missing or wrong admin token", type,
-          raw == null ? "?" : raw.getString("address"));
-      event.complete(false);
-      return;
-    }
-    headers.remove(Addresses.ADMIN_TOKEN_HEADER);
-    event.setRawMessage(raw);
-    event.complete(true);
   }
 
   private void consume(String address, Function<JsonObject, Future<JsonObject>> handler) {

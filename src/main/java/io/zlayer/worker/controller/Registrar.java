@@ -56,8 +56,9 @@ public final class Registrar {
                             byte[] csrDer, String protocol) {
   }
 
-  /** An admitted node; certificate is null for legacy workers. */
-  public record Admission(NodeRecord node, int ttlSecs, int graceSecs, X509Certificate certificate) {
+  /** An admitted node; legacy workers get an internal token instead of a certificate. */
+  public record Admission(NodeRecord node, int ttlSecs, int graceSecs, X509Certificate certificate,
+                          String internalToken) {
   }
 
   /** Register calls received, admitted or not (exposed for metrics and tests). */
@@ -93,14 +94,15 @@ public final class Registrar {
   private Future<Admission> commit(Application application, TokenService.Redemption redemption,
                                    PublicKey key, long desired, int attempt) {
     long nodeId = nodes.proposeId(desired);
+    String internalToken = key == null ? InternalTokens.mint() : null;
     return sign(key, nodeId).compose(cert -> {
-      NodeRecord node = newRecord(nodeId, application, cert);
+      NodeRecord node = newRecord(nodeId, application, cert, internalToken);
       return store.txn(
               List.of(Compare.unchanged(redemption.record()), Compare.absent(node.key())),
               List.of(redemption.consume(), Op.put(node.key(), node.toJson().encode())))
           .compose(result -> {
             if (result.succeeded()) {
-              return Future.succeededFuture(admitted(node, cert, redemption.tokenId()));
+              return Future.succeededFuture(admitted(node, cert, internalToken, redemption.tokenId()));
             }
             // Lost a race: either the token was used meanwhile, or the node id was taken.
             nodes.reserve(nodeId);
@@ -121,20 +123,21 @@ public final class Registrar {
     return vertx.executeBlocking(() -> ca.signWorkerCertificate(key, nodeId, certValidity), false);
   }
 
-  private NodeRecord newRecord(long nodeId, Application application, X509Certificate cert) {
+  private NodeRecord newRecord(long nodeId, Application application, X509Certificate cert, String internalToken) {
     String serial = cert == null ? null : cert.getSerialNumber().toString(16);
     String sha = cert == null ? null : Fingerprints.certificateSha256(cert);
     long notAfter = cert == null ? 0 : cert.getNotAfter().toInstant().getEpochSecond();
     return new NodeRecord(nodeId, NodeState.READY, application.profile(), serial, sha, notAfter,
-        clock.instant().getEpochSecond(), application.protocol(), "registered");
+        clock.instant().getEpochSecond(), application.protocol(), "registered",
+        internalToken == null ? null : InternalTokens.sha256(internalToken));
   }
 
-  private Admission admitted(NodeRecord node, X509Certificate cert, String tokenId) {
+  private Admission admitted(NodeRecord node, X509Certificate cert, String internalToken, String tokenId) {
     nodes.cache(node);
     int ttl = leases.renew(node.nodeId(), clock.millis());
     LOG.info("node {} registered (os={}, arch={}, protocol={}, token_id={}, ttl={}s)", node.nodeId(),
         node.profile().getString("os"), node.profile().getString("arch"), node.protocol(), tokenId, ttl);
-    return new Admission(node, ttl, leases.ttl().graceSecs(), cert);
+    return new Admission(node, ttl, leases.ttl().graceSecs(), cert, internalToken);
   }
 
   /** DER of a certificate this CA produced; encoding cannot fail for it. */

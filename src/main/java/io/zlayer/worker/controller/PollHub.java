@@ -1,0 +1,66 @@
+package io.zlayer.worker.controller;
+
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The legacy long-polls being held: at most one per node (a newer poll answers the older one
+ * empty), at most {@code capacity} in all. Fed with every assignment event so a held poll wakes
+ * at once, and so a poll that raced an event is not held past it. Not thread-safe: one event
+ * loop owns it.
+ */
+final class PollHub {
+  /** A held poll. */
+  interface Waiter {
+    /** The revision the poll asked to see events after. */
+    long lastRevision();
+
+    /** An event for the node arrived: answer with events. */
+    void wake();
+
+    /** A newer poll of the same node replaced this one: answer empty. */
+    void supersede();
+  }
+
+  enum Outcome { HELD, WAKE_NOW, OVER_CAPACITY }
+
+  private final int capacity;
+  private final Map<Long, Waiter> held = new HashMap<>();
+  private final Map<Long, Long> latestEvent = new HashMap<>();
+
+  PollHub(int capacity) {
+    this.capacity = capacity;
+  }
+
+  Outcome hold(long nodeId, Waiter waiter) {
+    if (latestEvent.getOrDefault(nodeId, 0L) > waiter.lastRevision()) {
+      return Outcome.WAKE_NOW; // an event landed between the poll's read and now
+    }
+    Waiter older = held.get(nodeId);
+    if (older == null && held.size() >= capacity) {
+      return Outcome.OVER_CAPACITY;
+    }
+    held.put(nodeId, waiter);
+    if (older != null) {
+      older.supersede();
+    }
+    return Outcome.HELD;
+  }
+
+  /** The poll ended on its own (timeout, client gone). */
+  void release(long nodeId, Waiter waiter) {
+    held.remove(nodeId, waiter);
+  }
+
+  void event(long nodeId, long revision) {
+    latestEvent.merge(nodeId, revision, Math::max);
+    Waiter waiter = held.remove(nodeId);
+    if (waiter != null) {
+      waiter.wake();
+    }
+  }
+
+  int size() {
+    return held.size();
+  }
+}
