@@ -47,6 +47,9 @@ public final class LegacySessionVerticle extends VerticleBase {
   private long retryTimer = -1;
   private long statusTimer = -1;
   private int ttlSecs;
+  private boolean reporting;
+  private long debounceTimer = -1;
+  private static final long REPORT_NOW_DEBOUNCE_MS = 100;
 
   public LegacySessionVerticle(AgentContext ctx) {
     this.ctx = ctx;
@@ -63,6 +66,18 @@ public final class LegacySessionVerticle extends VerticleBase {
       msg.reply(new JsonObject().put("deregistered", false));
       if (msg.body() != null && msg.body().getBoolean("exit", false)) {
         vertx.eventBus().publish(Addresses.WORKER_SESSION, new JsonObject().put("state", "exit").put("epoch", -1L));
+      }
+    });
+    vertx.eventBus().consumer(Addresses.WORKER_REPORT_NOW, msg -> {
+      if (up && !reporting && debounceTimer < 0) {
+        long session = epoch;
+        debounceTimer = vertx.setTimer(REPORT_NOW_DEBOUNCE_MS, t -> {
+          debounceTimer = -1;
+          if (!reporting && current(session)) {
+            vertx.cancelTimer(statusTimer);
+            report(session);
+          }
+        });
       }
     });
     return vertx.executeBlocking(() -> {
@@ -170,6 +185,7 @@ public final class LegacySessionVerticle extends VerticleBase {
     if (!current(session)) {
       return;
     }
+    reporting = true;
     vertx.eventBus().<JsonObject>request(Addresses.WORKER_EXECUTOR_SNAPSHOT, new JsonObject(),
             new DeliveryOptions().setSendTimeout(SNAPSHOT_TIMEOUT_MS))
         .map(msg -> msg.body()).otherwise(new JsonObject())
@@ -182,6 +198,7 @@ public final class LegacySessionVerticle extends VerticleBase {
                   .put("cpu_used", usage.getCpuUsed()).put("memory_used_bytes", usage.getMemoryUsedBytes()).put("gpu_used", 0)));
           return post(http, server, "/worker/status", body, identity.internalToken(), REQUEST_SLACK_MS);
         })
+        .onComplete(ar -> reporting = false)
         .onSuccess(reply -> {
           if (current(session)) {
             ttlSecs = ctx.ttlBounds().clamp(reply.getInteger("next_ttl_secs", ttlSecs));

@@ -24,6 +24,8 @@ import org.slf4j.LoggerFactory;
 public final class ControllerVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(ControllerVerticle.class);
   private static final String GRPC_CONTENT_TYPE = "application/grpc";
+  /** Streams per HTTP/2 connection: a gRPC worker needs 3, a legacy client may park many polls. */
+  static final long MAX_CONCURRENT_STREAMS = 10_000;
 
   private final ControlPlane cp;
   private HttpServer server;
@@ -68,7 +70,8 @@ public final class ControllerVerticle extends VerticleBase {
             .setKeyValue(Buffer.buffer(cp.serverIdentity().keyPem()))
             .setCertValue(Buffer.buffer(cp.serverIdentity().certChainPem())))
         .setTrustOptions(new PemTrustOptions().addCertValue(Buffer.buffer(cp.ca().certificatePem())))
-        .setClientAuth(ClientAuth.REQUEST);
+        .setClientAuth(ClientAuth.REQUEST)
+        .setInitialSettings(new io.vertx.core.http.Http2Settings().setMaxConcurrentStreams(MAX_CONCURRENT_STREAMS));
   }
 
   private Router routes() {

@@ -91,28 +91,50 @@ public final class Registrar {
     }, false);
   }
 
-  private Future<Admission> commit(Application application, TokenService.Redemption redemption,
+  /**
+   * Signs for a proposed node id, then stores the node and consumes the token in one
+   * compare-and-set. Commits of the same token are queued inside this controller (a token good
+   * for many uses would otherwise make concurrent registrations collide on its record).
+   */
+  private Future<Admission> commit(Application application, TokenService.Redemption checked,
                                    PublicKey key, long desired, int attempt) {
     long nodeId = nodes.proposeId(desired);
     String internalToken = key == null ? InternalTokens.mint() : null;
     return sign(key, nodeId).compose(cert -> {
       NodeRecord node = newRecord(nodeId, application, cert, internalToken);
-      return store.txn(
-              List.of(Compare.unchanged(redemption.record()), Compare.absent(node.key())),
-              List.of(redemption.consume(), Op.put(node.key(), node.toJson().encode())))
-          .compose(result -> {
-            if (result.succeeded()) {
-              return Future.succeededFuture(admitted(node, cert, internalToken, redemption.tokenId()));
-            }
-            // Lost a race: either the token was used meanwhile, or the node id was taken.
-            nodes.reserve(nodeId);
-            if (attempt >= MAX_COMMIT_ATTEMPTS) {
-              return Future.failedFuture(new ControlPlaneException(ControlPlaneException.Kind.UNAVAILABLE,
-                  "could not allocate a node id; try again"));
-            }
-            return tokens.check(application.bootstrapToken())
-                .compose(fresh -> commit(application, fresh, key, 0, attempt + 1));
-          });
+      return serialized(checked.tokenId(), () -> tokens.check(application.bootstrapToken())
+          .compose(fresh -> store.txn(
+                  List.of(Compare.unchanged(fresh.record()), Compare.absent(node.key())),
+                  List.of(fresh.consume(), Op.put(node.key(), node.toJson().encode())))
+              .map(result -> result.succeeded() ? admitted(node, cert, internalToken, fresh.tokenId()) : null)));
+    }).compose(admission -> {
+      if (admission != null) {
+        return Future.succeededFuture(admission);
+      }
+      // Lost a race with another controller: the node id was taken or the token used meanwhile.
+      nodes.reserve(nodeId);
+      if (attempt >= MAX_COMMIT_ATTEMPTS) {
+        return Future.failedFuture(new ControlPlaneException(ControlPlaneException.Kind.UNAVAILABLE,
+            "registration kept colliding with other registrations; try again"));
+      }
+      return commit(application, checked, key, 0, attempt + 1);
+    });
+  }
+
+  private final java.util.Map<String, Future<?>> commitQueues = new java.util.HashMap<>();
+
+  private <T> Future<T> serialized(String tokenId, java.util.function.Supplier<Future<T>> work) {
+    io.vertx.core.Promise<Void> done = io.vertx.core.Promise.promise();
+    Future<?> previous;
+    synchronized (commitQueues) {
+      previous = commitQueues.getOrDefault(tokenId, Future.succeededFuture());
+      commitQueues.put(tokenId, done.future());
+    }
+    return previous.transform(ar -> work.get()).onComplete(ar -> {
+      done.complete();
+      synchronized (commitQueues) {
+        commitQueues.remove(tokenId, done.future());
+      }
     });
   }
 

@@ -112,6 +112,9 @@ class LegacyApiTest {
   static void awaitHeld(Vertx vertx, LegacyClient client, int n) throws Exception {
     io.vertx.core.Promise<Void> held = io.vertx.core.Promise.promise();
     long timer = vertx.setPeriodic(10, id -> client.get("/metrics").onSuccess(r -> {
+      if (Boolean.getBoolean("zlayer.debug")) {
+        System.out.println("held " + r.json().getInteger("legacy_polls_held", 0));
+      }
       if (r.json().getInteger("legacy_polls_held", 0) >= n) {
         vertx.cancelTimer(id);
         held.tryComplete();

@@ -1,0 +1,57 @@
+package io.zlayer.worker.controller;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class PollHubTest {
+  static final class Probe implements PollHub.Waiter {
+    final long last;
+    final List<String> ends = new ArrayList<>();
+
+    Probe(long last) {
+      this.last = last;
+    }
+
+    public long lastRevision() {
+      return last;
+    }
+
+    public void wake() {
+      ends.add("wake");
+    }
+
+    public void supersede() {
+      ends.add("supersede");
+    }
+  }
+
+  @Test
+  void onePollPerNodeNewerAnswersOlderEmpty() {
+    PollHub hub = new PollHub(10);
+    Probe a = new Probe(5);
+    Probe b = new Probe(5);
+    assertEquals(PollHub.Outcome.HELD, hub.hold(1, a));
+    assertEquals(PollHub.Outcome.HELD, hub.hold(1, b));
+    assertEquals(List.of("supersede"), a.ends);
+    assertEquals(1, hub.size());
+    hub.event(1, 6);
+    assertEquals(List.of("wake"), b.ends);
+    assertEquals(0, hub.size());
+  }
+
+  @Test
+  void capacityIsGlobalAndAnEventThatRacedThePollWakesItNow() {
+    PollHub hub = new PollHub(2);
+    assertEquals(PollHub.Outcome.HELD, hub.hold(1, new Probe(0)));
+    assertEquals(PollHub.Outcome.HELD, hub.hold(2, new Probe(0)));
+    assertEquals(PollHub.Outcome.OVER_CAPACITY, hub.hold(3, new Probe(0)));
+    hub.event(4, 9);
+    assertEquals(PollHub.Outcome.WAKE_NOW, hub.hold(4, new Probe(8)));
+    Probe released = new Probe(0);
+    hub.release(1, released); // not the held one: no effect
+    assertEquals(2, hub.size());
+  }
+}
