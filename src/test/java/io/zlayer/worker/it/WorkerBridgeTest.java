@@ -101,10 +101,11 @@ class WorkerBridgeTest {
       assertEquals("err", read(in).getString("type"));
       write(out, new JsonObject().put("type", "register").put("address", Addresses.WORKER_ASSIGNMENTS).put("headers", auth));
       write(out, new JsonObject().put("type", "register").put("address", Addresses.WORKER_EXECUTOR_SNAPSHOT).put("headers", auth));
-      // Registration acks are not sent by the bridge; ask for a report so we know the snapshot subscription is live.
-      vertx.eventBus().request(Addresses.OPERATOR_ASSIGN, new JsonObject().put("node_id", nodeId)
-          .put("service", "ext").put("indices", new JsonArray().add(3)).put("command", "run-it-yourself"));
-
+      // The bridge does not ack subscriptions: ask for a report; the snapshot request that follows
+      // proves both subscriptions (handled in order) are live, and only then is the assignment made.
+      write(out, new JsonObject().put("type", "send").put("address", Addresses.WORKER_REPORT_NOW)
+          .put("headers", auth).put("body", new JsonObject()));
+      boolean assigned = false;
       JsonObject assignment = null;
       boolean answered = false;
       long deadline = System.currentTimeMillis() + 20_000;
@@ -117,6 +118,11 @@ class WorkerBridgeTest {
           write(out, new JsonObject().put("type", "send").put("address", Addresses.WORKER_REPORT_NOW)
               .put("headers", auth).put("body", new JsonObject()));
         } else if (Addresses.WORKER_EXECUTOR_SNAPSHOT.equals(address) && frame.getString("replyAddress") != null) {
+          if (!assigned) {
+            assigned = true;
+            vertx.eventBus().request(Addresses.OPERATOR_ASSIGN, new JsonObject().put("node_id", nodeId)
+                .put("service", "ext").put("indices", new JsonArray().add(3)).put("command", "run-it-yourself"));
+          }
           JsonArray containers = new JsonArray();
           if (assignment != null) {
             containers.add(new JsonObject().put("service", "ext").put("role", "default").put("replica", 3)
