@@ -240,4 +240,20 @@ class ProcessRestartTest {
     // The worker stopped its replica on the way out.
     assertEquals(List.of(), pgrep(marker), "the worker stopped svc/0 before exiting");
   }
+
+  @Test
+  void sigtermDeregistersAndForgetsTheIdentity() throws Exception {
+    Processes.ControllerConfig controller = procs.controllerConfig("controller", "2s", "2s", "30s");
+    Processes.WorkerConfig worker = procs.workerConfig("worker", controller, "2s", "2s");
+    awaitBridge(controller, procs.controller(controller), START);
+    long nodeId = joinWorker(controller, worker);
+
+    workerProcess.destroy(); // SIGTERM, as Ctrl-C or systemd would send
+    assertTrue(workerProcess.waitFor(20, TimeUnit.SECONDS), "the worker exits after SIGTERM");
+    JsonArray after = awaitNodes(controller, CONVERGE, "the node to show deregistered",
+        ns -> node(ns, nodeId).map(n -> "deregistered".equals(n.getString("state"))).orElse(false));
+    assertEquals(1, after.size(), pretty(after));
+    assertTrue(!java.nio.file.Files.exists(worker.dataDir.resolve("identity").resolve("cert.pem")),
+        "the identity is forgotten: joining again needs a new token");
+  }
 }
