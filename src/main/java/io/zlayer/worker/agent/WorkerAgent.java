@@ -77,7 +77,8 @@ public final class WorkerAgent {
     for (Deployable v : verticles) {
       chain = chain.compose(x -> vertx.deployVerticle(v).onSuccess(deployments::add).mapEmpty());
     }
-    return chain.onFailure(e -> stop(false));
+    // A failed start cleans up before it reports, so nothing is left for the caller to undeploy.
+    return chain.recover(e -> stop(false).transform(x -> Future.failedFuture(e)));
   }
 
   /** Stops the agent; with {@code deregister}, leaves the cluster first (the identity is forgotten). */

@@ -118,8 +118,8 @@ public final class ControllerNode {
     return vertx.deployVerticle(new OperatorVerticle(cp)).onSuccess(deployments::add)
         .compose(id -> vertx.deployVerticle(new LeaseSweeperVerticle(cp.lifecycle())).onSuccess(deployments::add))
         .compose(id -> vertx.deployVerticle(endpoint).onSuccess(deployments::add))
-        .onFailure(e -> stop())
-        .mapEmpty();
+        .<Void>mapEmpty()
+        .recover(e -> stop().transform(x -> Future.failedFuture(e)));
   }
 
   public Future<Void> stop() {
