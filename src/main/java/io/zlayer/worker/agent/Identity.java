@@ -43,7 +43,7 @@ public record Identity(String certPem, String keyPem, String caPem, long nodeId,
       }
     }
     try {
-      return Optional.of(of(Files.readString(cert), Files.readString(key), Files.readString(ca)));
+      return Optional.of(of(Files.readString(cert), SecureFiles.readPrivate(key), Files.readString(ca)));
     } catch (IllegalArgumentException e) {
       throw new IOException("identity in " + dir + " is unreadable: " + e.getMessage());
     }

@@ -48,6 +48,7 @@ public final class LegacySessionVerticle extends VerticleBase {
   private long statusTimer = -1;
   private int ttlSecs;
   private boolean reporting;
+  private JsonObject lastSnapshot = new JsonObject();
   private long debounceTimer = -1;
   private static final long REPORT_NOW_DEBOUNCE_MS = 100;
 
@@ -58,6 +59,9 @@ public final class LegacySessionVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     servers = ctx.options().serverAddresses();
+    if (servers.isEmpty()) {
+      return Future.failedFuture("no servers configured: list at least one controller under 'servers'");
+    }
     Path identityDir = ctx.options().identityDir();
     Path tokenFile = ctx.options().tokenFile();
     vertx.eventBus().<JsonObject>consumer(Addresses.WORKER_SHUTDOWN, msg -> {
@@ -110,8 +114,9 @@ public final class LegacySessionVerticle extends VerticleBase {
       LOG.info("legacy session up: node {} with controller {}", id.nodeId(), target);
       vertx.eventBus().publish(Addresses.WORKER_SESSION, new JsonObject().put("state", "up").put("protocol", "http")
           .put("node_id", id.nodeId()).put("server", target.toString()).put("epoch", epoch));
+      long session = epoch;
       vertx.setTimer(SessionVerticle.STABLE_AFTER.toMillis(), t -> {
-        if (up) {
+        if (current(session)) {
           backoff.reset();
         }
       });
@@ -188,14 +193,15 @@ public final class LegacySessionVerticle extends VerticleBase {
     reporting = true;
     vertx.eventBus().<JsonObject>request(Addresses.WORKER_EXECUTOR_SNAPSHOT, new JsonObject(),
             new DeliveryOptions().setSendTimeout(SNAPSHOT_TIMEOUT_MS))
-        .map(msg -> msg.body()).otherwise(new JsonObject())
-        .compose(snapshot -> {
-          var usage = SystemProfile.usage();
+        .map(msg -> lastSnapshot = msg.body())
+        .otherwise(e -> lastSnapshot)
+        .compose(snapshot -> snapshot.containsKey("resources") ? Future.succeededFuture(snapshot.getJsonObject("resources"))
+            : vertx.executeBlocking(SystemProfile::usageJson, false))
+        .compose(resources -> {
           JsonObject body = new JsonObject().put("node_id", identity.nodeId())
               .put("ts_ns", System.currentTimeMillis() * 1_000_000L)
-              .put("containers", snapshot.getJsonArray("containers", new JsonArray()))
-              .put("resources", snapshot.getJsonObject("resources", new JsonObject()
-                  .put("cpu_used", usage.getCpuUsed()).put("memory_used_bytes", usage.getMemoryUsedBytes()).put("gpu_used", 0)));
+              .put("containers", lastSnapshot.getJsonArray("containers", new JsonArray()))
+              .put("resources", resources);
           return post(http, server, "/worker/status", body, identity.internalToken(), REQUEST_SLACK_MS);
         })
         .onComplete(ar -> reporting = false)

@@ -1,6 +1,7 @@
 package io.zlayer.worker.agent;
 
 import com.google.protobuf.Timestamp;
+import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.grpc.client.GrpcClientRequest;
@@ -29,6 +30,7 @@ public final class StatusReportVerticle extends StreamVerticle {
   private static final double JITTER_MIN = 0.9;
 
   private final List<CommandResult> pendingResults = new ArrayList<>();
+  private JsonObject lastSnapshot = new JsonObject();
   private GrpcClientRequest<StatusReport, StatusAck> call;
   private long nodeId;
   private long streamEpoch = -1;
@@ -112,15 +114,22 @@ public final class StatusReportVerticle extends StreamVerticle {
     vertx.cancelTimer(tickTimer);
     vertx.eventBus().<JsonObject>request(Addresses.WORKER_EXECUTOR_SNAPSHOT, new JsonObject(),
             new io.vertx.core.eventbus.DeliveryOptions().setSendTimeout(SNAPSHOT_TIMEOUT_MS))
-        .map(msg -> msg.body())
-        .otherwise(new JsonObject())
+        .map(msg -> lastSnapshot = msg.body())
+        // A busy or absent executor must not make the node look empty: resend the last snapshot.
+        .otherwise(e -> lastSnapshot)
+        .compose(snapshot -> snapshot.containsKey("resources") ? Future.succeededFuture(snapshot)
+            : vertx.executeBlocking(() -> snapshot.copy().put("resources", SystemProfile.usageJson()), false))
         .onSuccess(snapshot -> {
           if (call == null || !current(epoch)) {
             return;
           }
           StatusReport report = build(snapshot, full);
+          List<CommandResult> sent = List.copyOf(pendingResults);
           pendingResults.clear();
-          call.write(report).onFailure(e -> failed(epoch, SessionVerticle.describe(e)));
+          call.write(report).onFailure(e -> {
+            pendingResults.addAll(0, sent); // reported again on the next session
+            failed(epoch, SessionVerticle.describe(e));
+          });
           // If no ack comes, still tick: a dead stream surfaces as a write failure.
           schedule();
         });
@@ -144,8 +153,8 @@ public final class StatusReportVerticle extends StreamVerticle {
           .setPid(c.getLong("pid", 0L))
           .setRestarts(c.getInteger("restarts", 0)));
     }
-    JsonObject resources = snapshot.getJsonObject("resources");
-    report.setResources(resources == null ? SystemProfile.usage() : WorkerResourceUsage.newBuilder()
+    JsonObject resources = snapshot.getJsonObject("resources", new JsonObject());
+    report.setResources(WorkerResourceUsage.newBuilder()
         .setCpuUsed(resources.getDouble("cpu_used", 0.0))
         .setMemoryUsedBytes(resources.getLong("memory_used_bytes", 0L))
         .setGpuUsed(resources.getInteger("gpu_used", 0))

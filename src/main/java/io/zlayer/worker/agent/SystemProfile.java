@@ -31,6 +31,13 @@ final class SystemProfile {
         .orElse(WorkerResourceUsage.getDefaultInstance());
   }
 
+  /** {@link #usage()} as the executor snapshot's {@code resources} JSON. Blocking (reads /proc). */
+  static io.vertx.core.json.JsonObject usageJson() {
+    WorkerResourceUsage u = usage();
+    return new io.vertx.core.json.JsonObject().put("cpu_used", u.getCpuUsed())
+        .put("memory_used_bytes", u.getMemoryUsedBytes()).put("gpu_used", u.getGpuUsed());
+  }
+
   private static String arch() {
     String arch = System.getProperty("os.arch", "unknown");
     return "amd64".equals(arch) ? "x86_64" : arch;

@@ -39,7 +39,7 @@ public final class WorkerBridgeVerticle extends VerticleBase {
     Path tokenFile = ctx.options().dataDir().resolve(TOKEN_FILE);
     return vertx.executeBlocking(() -> {
       if (Files.exists(tokenFile)) {
-        return Files.readString(tokenFile).trim();
+        return SecureFiles.readPrivate(tokenFile).trim();
       }
       byte[] random = new byte[32];
       new SecureRandom().nextBytes(random);

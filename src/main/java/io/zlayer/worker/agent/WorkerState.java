@@ -11,8 +11,9 @@ import java.nio.file.Path;
 /**
  * Where the worker's streams resume: the last applied assignment revision and the last applied
  * command id, persisted in {@code <data_dir>/state.json} (atomic replace) so a restarted worker
- * neither misses nor re-applies an event. Touched only from the agent's event loop; the file is
- * written on a worker thread, in order.
+ * neither misses nor re-applies an event. Updated from several verticles (so several event
+ * loops): the fields are guarded by this object, and writes are chained so each one lands after
+ * the previous and holds the latest values.
  */
 public final class WorkerState {
   public static final String FILE = "state.json";
@@ -21,6 +22,7 @@ public final class WorkerState {
   private final Path file;
   private long lastRevision;
   private long lastCommandId;
+  private Future<Void> lastWrite = Future.succeededFuture();
 
   private WorkerState(Vertx vertx, Path file, long lastRevision, long lastCommandId) {
     this.vertx = vertx;
@@ -40,37 +42,47 @@ public final class WorkerState {
     });
   }
 
-  public long lastRevision() {
+  public synchronized long lastRevision() {
     return lastRevision;
   }
 
-  public long lastCommandId() {
+  public synchronized long lastCommandId() {
     return lastCommandId;
   }
 
-  public Future<Void> revisionApplied(long revision) {
+  public synchronized Future<Void> revisionApplied(long revision) {
     lastRevision = Math.max(lastRevision, revision);
     return persist();
   }
 
-  public Future<Void> commandApplied(long id) {
+  /** Moves the assignment resume point back (the executor applied less than was received). */
+  public synchronized Future<Void> rewindRevision(long revision) {
+    lastRevision = Math.min(lastRevision, revision);
+    return persist();
+  }
+
+  public synchronized Future<Void> commandApplied(long id) {
     lastCommandId = Math.max(lastCommandId, id);
     return persist();
   }
 
   /** Forgets both resume points (a new identity starts a new history). */
-  public Future<Void> reset() {
+  public synchronized Future<Void> reset() {
     lastRevision = 0;
     lastCommandId = 0;
     return persist();
   }
 
   private Future<Void> persist() {
-    String json = new JsonObject().put("last_revision", lastRevision).put("last_command_id", lastCommandId).encode();
-    return vertx.<Void>executeBlocking(() -> {
+    lastWrite = lastWrite.transform(previous -> vertx.<Void>executeBlocking(() -> {
+      String json;
+      synchronized (this) {
+        json = new JsonObject().put("last_revision", lastRevision).put("last_command_id", lastCommandId).encode();
+      }
       write(json);
       return null;
-    }, true);
+    }, false));
+    return lastWrite;
   }
 
   private void write(String json) throws IOException {

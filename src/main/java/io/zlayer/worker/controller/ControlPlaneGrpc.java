@@ -12,7 +12,6 @@ import io.zlayer.worker.pki.InvalidCsrException;
 import io.zlayer.worker.proto.AssignmentEvent;
 import io.zlayer.worker.proto.ClusterControlPlaneGrpcService;
 import io.zlayer.worker.proto.CommandEvent;
-import io.zlayer.worker.proto.CommandResult;
 import io.zlayer.worker.proto.DeregisterRequest;
 import io.zlayer.worker.proto.DeregisterResponse;
 import io.zlayer.worker.proto.RegisterRequest;
@@ -74,13 +73,13 @@ final class ControlPlaneGrpc {
   }
 
   private void watchAssignments(GrpcServerRequest<WatchAssignmentsRequest, AssignmentEvent> call) {
-    call.handler(req -> openWatch(call, req.getNodeId(), () -> cp.assignments().watch(req.getNodeId(),
+    call.last().onSuccess(req -> openWatch(call, req.getNodeId(), () -> cp.assignments().watch(req.getNodeId(),
         req.getLastSeenRevision(), entry -> call.response().write(
             Events.assignmentToProto(entry.revision(), entry.body())))));
   }
 
   private void watchCommands(GrpcServerRequest<WatchCommandsRequest, CommandEvent> call) {
-    call.handler(req -> openWatch(call, req.getNodeId(), () -> cp.commands().watch(req.getNodeId(),
+    call.last().onSuccess(req -> openWatch(call, req.getNodeId(), () -> cp.commands().watch(req.getNodeId(),
         req.getLastSeenCommandId(), entry -> call.response().write(
             Events.commandToProto(entry.revision(), entry.body())))));
   }
@@ -95,12 +94,17 @@ final class ControlPlaneGrpc {
     call.response().writeHead();
     Watch watch = open.get();
     call.exceptionHandler(e -> watch.cancel());
+    call.response().exceptionHandler(e -> watch.cancel());
     streams.track(nodeId, call.connection(), watch::cancel);
   }
 
   private void reportStatus(GrpcServerRequest<StatusReport, StatusAck> call) {
     long[] boundNode = {0};
+    boolean[] failed = {false};
     call.handler(report -> {
+      if (failed[0]) {
+        return; // the call was already answered with an error
+      }
       try {
         if (boundNode[0] == 0) {
           cp.gate().authorize(call.connection(), report.getNodeId());
@@ -111,14 +115,18 @@ final class ControlPlaneGrpc {
               + "; it may not report for node " + report.getNodeId());
         }
       } catch (RuntimeException e) {
+        failed[0] = true;
         GrpcReplies.fail(call.response(), e);
         return;
       }
-      for (CommandResult result : report.getCommandResultsList()) {
-        LOG.info("node {} command {} {}: {}", boundNode[0], result.getCommandId(),
-            result.getOk() ? "applied" : "refused", result.getMessage());
+      int ttl;
+      try {
+        ttl = lifecycle.heartbeat(boundNode[0], report);
+      } catch (RuntimeException e) {
+        failed[0] = true;
+        GrpcReplies.fail(call.response(), e);
+        return;
       }
-      int ttl = lifecycle.heartbeat(boundNode[0], report);
       call.response().write(StatusAck.newBuilder().setNextTtlSecs(ttl).build());
     });
     call.endHandler(v -> call.response().end());

@@ -81,7 +81,7 @@ public final class ControllerNode {
     Registrar registrar = new Registrar(vertx, store, tokens, ca, nodes, leases,
         options.workerCertValidity(), clock);
     return new ControlPlane(vertx, options, clusterId, store, ca, identity, adminToken, tokens, nodes,
-        leases, registrar, new MtlsGate(ca, nodes), new NodeLifecycle(vertx, nodes, leases, clock),
+        leases, registrar, new MtlsGate(clusterId, nodes), new NodeLifecycle(vertx, nodes, leases, clock),
         new NodeEventLog(store, "assignment-log"), new NodeEventLog(store, "command-log"), clock);
   }
 
@@ -104,7 +104,7 @@ public final class ControllerNode {
   private static String adminToken(Path dataDir) throws java.io.IOException {
     Path file = dataDir.resolve(ADMIN_TOKEN_FILE);
     if (Files.exists(file)) {
-      return Files.readString(file).trim();
+      return SecureFiles.readPrivate(file).trim();
     }
     byte[] random = new byte[32];
     new SecureRandom().nextBytes(random);

@@ -188,7 +188,7 @@ final class LegacyApi {
     long nodeId = LegacyJson.count(body, "node_id", null);
     var report = LegacyJson.statusReport(body, nodeId);
     authenticate(rc, nodeId);
-    int ttl = cp.lifecycle().heartbeat(nodeId, report);
+    int ttl = cp.lifecycle().heartbeat(nodeId, report); // refuses a node that is no longer live
     rc.json(new JsonObject().put("next_ttl_secs", ttl));
   }
 

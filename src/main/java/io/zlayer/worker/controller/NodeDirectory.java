@@ -23,6 +23,7 @@ public final class NodeDirectory {
   private final Map<Long, NodeRecord> nodes = new ConcurrentHashMap<>();
   private final Map<Long, StatusReport> lastStatus = new ConcurrentHashMap<>();
   private final AtomicLong highestId = new AtomicLong();
+  private final KeyedQueue<Long> updates = new KeyedQueue<>();
   private final Map<Long, java.util.Deque<CommandResult>> commandResults = new ConcurrentHashMap<>();
   /** Command outcomes kept per node for the operator's view. */
   private static final int KEPT_COMMAND_RESULTS = 10;
@@ -70,25 +71,27 @@ public final class NodeDirectory {
 
   /** Changes a node's state durably. */
   public Future<NodeRecord> setState(long nodeId, NodeState state, String cause) {
-    NodeRecord current = nodes.get(nodeId);
-    if (current == null) {
-      return Future.failedFuture(ControlPlaneException.notFound("node " + nodeId + " is not registered"));
-    }
-    if (current.state() == state) {
-      return Future.succeededFuture(current);
-    }
-    NodeRecord next = current.withState(state, cause);
-    return store.put(next.key(), next.toJson().encode()).map(rev -> {
-      cache(next);
-      return next;
-    });
+    return update(nodeId, current -> current.state() == state ? current : current.withState(state, cause));
   }
 
-  /** Stores a changed record. */
-  public Future<NodeRecord> save(NodeRecord record) {
-    return store.put(record.key(), record.toJson().encode()).map(rev -> {
-      cache(record);
-      return record;
+  /**
+   * Applies {@code change} to the node's current record and stores the result. Updates of one
+   * node run one at a time, so a sweep, a drain and a revocation cannot overwrite each other.
+   */
+  public Future<NodeRecord> update(long nodeId, java.util.function.UnaryOperator<NodeRecord> change) {
+    return updates.run(nodeId, () -> {
+      NodeRecord current = nodes.get(nodeId);
+      if (current == null) {
+        return Future.failedFuture(ControlPlaneException.notFound("node " + nodeId + " is not registered"));
+      }
+      NodeRecord next = change.apply(current);
+      if (next.equals(current)) {
+        return Future.succeededFuture(current);
+      }
+      return store.put(next.key(), next.toJson().encode()).map(rev -> {
+        cache(next);
+        return next;
+      });
     });
   }
 

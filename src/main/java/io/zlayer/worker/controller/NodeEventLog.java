@@ -42,9 +42,12 @@ public final class NodeEventLog {
 
   /** Appends an event and returns its revision. */
   public Future<Long> append(long nodeId, JsonObject body) {
-    // The key only has to be unique; order comes from the revision.
+    // The key only has to be unique (order comes from the revision); never overwrite an event
+    // whose key collides (a clock stepped back, another controller on the same store).
     String key = prefix(nodeId) + Long.toString(sequence.incrementAndGet(), 36);
-    return store.put(key, body.encode());
+    return store.txn(java.util.List.of(io.zlayer.worker.store.Compare.absent(key)),
+            java.util.List.of(io.zlayer.worker.store.Op.put(key, body.encode())))
+        .compose(result -> result.succeeded() ? Future.succeededFuture(result.revision()) : append(nodeId, body));
   }
 
   /** Events after {@code revision}, oldest first, at most {@link #REPLAY_PAGE}. */

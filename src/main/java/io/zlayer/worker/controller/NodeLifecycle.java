@@ -59,13 +59,24 @@ public final class NodeLifecycle {
   }
 
   public int heartbeat(long nodeId, StatusReport report) {
+    NodeRecord node = nodes.get(nodeId).orElseThrow(() ->
+        ControlPlaneException.notFound("node " + nodeId + " is not registered"));
+    if (!node.state().live()) {
+      // A late report from a node that left or was revoked renews nothing.
+      throw ControlPlaneException.unauthenticated("node " + nodeId + " is " + node.state().wire());
+    }
     heartbeats.increment();
     int ttl = leases.renew(nodeId, clock.millis());
-    if (report != null) {
-      nodes.recordStatus(nodeId, report);
+    nodes.recordStatus(nodeId, report);
+    for (var result : report.getCommandResultsList()) {
+      LOG.info("node {} command {} {}: {}", nodeId, result.getCommandId(),
+          result.getOk() ? "applied" : "refused", result.getMessage());
     }
-    nodes.get(nodeId).filter(n -> n.state() == NodeState.UNREACHABLE)
-        .ifPresent(n -> transition(nodeId, NodeState.READY, "heartbeat resumed"));
+    if (node.state() == NodeState.UNREACHABLE) {
+      // Back from silence: a node that was draining (its executor says so) stays draining.
+      boolean draining = "draining".equals(report.getState());
+      transition(nodeId, draining ? NodeState.DRAINING : NodeState.READY, "heartbeat resumed");
+    }
     return ttl;
   }
 
@@ -103,7 +114,7 @@ public final class NodeLifecycle {
   }
 
   public Future<NodeRecord> replaceCertificate(long nodeId, String serial, String sha256, long notAfter) {
-    return require(nodeId).compose(n -> nodes.save(n.withCertificate(serial, sha256, notAfter)))
+    return require(nodeId).compose(n -> nodes.update(nodeId, current -> current.withCertificate(serial, sha256, notAfter)))
         .onSuccess(n -> LOG.info("node {} rotated its certificate (valid until epoch {})", nodeId, notAfter));
   }
 

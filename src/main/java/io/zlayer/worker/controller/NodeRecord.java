@@ -11,10 +11,12 @@ import io.vertx.core.json.JsonObject;
  * @param certNotAfter epoch seconds
  * @param protocol    "grpc" or "http" (legacy long-poll)
  * @param internalTokenSha256 hex SHA-256 of a legacy worker's {@code X-ZLayer-Internal-Token}; null for gRPC workers
+ * @param previousCertSha256 the certificate a rotation replaced: still accepted until it expires, so
+ *                           a worker that crashed before saving its new certificate is not locked out
  */
 public record NodeRecord(long nodeId, NodeState state, JsonObject profile, String certSerial,
                          String certSha256, long certNotAfter, long registeredAt, String protocol,
-                         String stateCause, String internalTokenSha256) {
+                         String stateCause, String internalTokenSha256, String previousCertSha256) {
 
   public static final String PREFIX = "nodes/";
 
@@ -28,12 +30,12 @@ public record NodeRecord(long nodeId, NodeState state, JsonObject profile, Strin
 
   public NodeRecord withState(NodeState next, String cause) {
     return new NodeRecord(nodeId, next, profile, certSerial, certSha256, certNotAfter, registeredAt,
-        protocol, cause, internalTokenSha256);
+        protocol, cause, internalTokenSha256, previousCertSha256);
   }
 
   public NodeRecord withCertificate(String serial, String sha256, long notAfter) {
     return new NodeRecord(nodeId, state, profile, serial, sha256, notAfter, registeredAt, protocol,
-        stateCause, internalTokenSha256);
+        stateCause, internalTokenSha256, certSha256);
   }
 
   public JsonObject toJson() {
@@ -47,7 +49,8 @@ public record NodeRecord(long nodeId, NodeState state, JsonObject profile, Strin
         .put("registered_at", registeredAt)
         .put("protocol", protocol)
         .put("state_cause", stateCause)
-        .put("internal_token_sha256", internalTokenSha256);
+        .put("internal_token_sha256", internalTokenSha256)
+        .put("previous_cert_sha256", previousCertSha256);
   }
 
   public static NodeRecord fromJson(JsonObject json) {
@@ -55,6 +58,7 @@ public record NodeRecord(long nodeId, NodeState state, JsonObject profile, Strin
         json.getJsonObject("profile", new JsonObject()), json.getString("cert_serial"),
         json.getString("cert_sha256"), json.getLong("cert_not_after", 0L),
         json.getLong("registered_at", 0L), json.getString("protocol", "grpc"),
-        json.getString("state_cause"), json.getString("internal_token_sha256"));
+        json.getString("state_cause"), json.getString("internal_token_sha256"),
+        json.getString("previous_cert_sha256"));
   }
 }

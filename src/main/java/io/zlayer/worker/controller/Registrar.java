@@ -37,6 +37,7 @@ public final class Registrar {
   private final LeaseDirectory leases;
   private final Duration certValidity;
   private final Clock clock;
+  private final KeyedQueue<String> tokenCommits = new KeyedQueue<>();
   private final java.util.concurrent.atomic.AtomicLong attempts = new java.util.concurrent.atomic.AtomicLong();
 
   public Registrar(Vertx vertx, Store store, TokenService tokens, WorkerCa ca, NodeDirectory nodes,
@@ -102,7 +103,7 @@ public final class Registrar {
     String internalToken = key == null ? InternalTokens.mint() : null;
     return sign(key, nodeId).compose(cert -> {
       NodeRecord node = newRecord(nodeId, application, cert, internalToken);
-      return serialized(checked.tokenId(), () -> tokens.check(application.bootstrapToken())
+      return tokenCommits.run(checked.tokenId(), () -> tokens.check(application.bootstrapToken())
           .compose(fresh -> store.txn(
                   List.of(Compare.unchanged(fresh.record()), Compare.absent(node.key())),
                   List.of(fresh.consume(), Op.put(node.key(), node.toJson().encode())))
@@ -121,23 +122,6 @@ public final class Registrar {
     });
   }
 
-  private final java.util.Map<String, Future<?>> commitQueues = new java.util.HashMap<>();
-
-  private <T> Future<T> serialized(String tokenId, java.util.function.Supplier<Future<T>> work) {
-    io.vertx.core.Promise<Void> done = io.vertx.core.Promise.promise();
-    Future<?> previous;
-    synchronized (commitQueues) {
-      previous = commitQueues.getOrDefault(tokenId, Future.succeededFuture());
-      commitQueues.put(tokenId, done.future());
-    }
-    return previous.transform(ar -> work.get()).onComplete(ar -> {
-      done.complete();
-      synchronized (commitQueues) {
-        commitQueues.remove(tokenId, done.future());
-      }
-    });
-  }
-
   private Future<X509Certificate> sign(PublicKey key, long nodeId) {
     if (key == null) {
       return Future.succeededFuture(null);
@@ -151,7 +135,7 @@ public final class Registrar {
     long notAfter = cert == null ? 0 : cert.getNotAfter().toInstant().getEpochSecond();
     return new NodeRecord(nodeId, NodeState.READY, application.profile(), serial, sha, notAfter,
         clock.instant().getEpochSecond(), application.protocol(), "registered",
-        internalToken == null ? null : InternalTokens.sha256(internalToken));
+        internalToken == null ? null : InternalTokens.sha256(internalToken), null);
   }
 
   private Admission admitted(NodeRecord node, X509Certificate cert, String internalToken, String tokenId) {

@@ -76,4 +76,19 @@ public final class SecureFiles {
   private static FileAttribute<Set<PosixFilePermission>> asAttribute(Set<PosixFilePermission> mode) {
     return PosixFilePermissions.asFileAttribute(mode);
   }
+
+  /**
+   * Reads a file that holds a secret. If others than its owner may read it (restored from a
+   * backup, created by hand), it is put back to mode 0600 and a warning names it.
+   */
+  public static String readPrivate(Path file) throws IOException {
+    java.util.Set<java.nio.file.attribute.PosixFilePermission> perms = Files.getPosixFilePermissions(file);
+    java.util.Set<java.nio.file.attribute.PosixFilePermission> owner = java.nio.file.attribute.PosixFilePermissions.fromString("rw-------");
+    if (!owner.containsAll(perms)) {
+      org.slf4j.LoggerFactory.getLogger(SecureFiles.class).warn("{} was readable by others ({}); set it to rw-------",
+          file, java.nio.file.attribute.PosixFilePermissions.toString(perms));
+      Files.setPosixFilePermissions(file, owner);
+    }
+    return Files.readString(file);
+  }
 }
