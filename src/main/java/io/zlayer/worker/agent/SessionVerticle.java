@@ -15,6 +15,7 @@ import io.zlayer.worker.proto.ClusterControlPlaneGrpcClient;
 import io.zlayer.worker.proto.DeregisterRequest;
 import io.zlayer.worker.proto.RegisterRequest;
 import io.zlayer.worker.proto.RegisterResponse;
+import io.zlayer.worker.proto.RenewCertificateRequest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
@@ -45,6 +46,8 @@ public final class SessionVerticle extends VerticleBase {
   private boolean stopping;
   private long retryTimer = -1;
   private long stableTimer = -1;
+  private long renewTimer = -1;
+  private static final Duration RENEW_RETRY = Duration.ofMinutes(5);
 
   public SessionVerticle(AgentContext ctx) {
     this.ctx = ctx;
@@ -58,6 +61,9 @@ public final class SessionVerticle extends VerticleBase {
     }
     vertx.eventBus().<JsonObject>consumer(Addresses.WORKER_SESSION_FAILED, this::streamFailed);
     vertx.eventBus().<JsonObject>consumer(Addresses.WORKER_SHUTDOWN, this::shutdown);
+    vertx.eventBus().<JsonObject>consumer(Addresses.WORKER_RENEW_CERTIFICATE, msg -> renew()
+        .onSuccess(id -> msg.reply(new JsonObject().put("node_id", id.nodeId())))
+        .onFailure(e -> msg.fail(500, describe(e))));
     Path identityDir = ctx.options().identityDir();
     Path tokenFile = ctx.options().tokenFile();
     return vertx.executeBlocking(() -> {
@@ -96,6 +102,7 @@ public final class SessionVerticle extends VerticleBase {
       vertx.eventBus().publish(Addresses.WORKER_SESSION, new JsonObject().put("state", "up")
           .put("node_id", id.nodeId()).put("server", server.toString()).put("epoch", epoch));
       stableTimer = vertx.setTimer(STABLE_AFTER.toMillis(), t -> backoff.reset());
+      scheduleRenewal(id);
     }).onFailure(e -> {
       vertx.eventBus().publish(Addresses.WORKER_SESSION, new JsonObject().put("state", "failed")
           .put("server", server.toString()).put("cause", describe(e)).put("epoch", -1L));
@@ -112,6 +119,12 @@ public final class SessionVerticle extends VerticleBase {
   }
 
   private void down(HostPort server, String cause) {
+    close(server, cause);
+    retryLater(server, "session lost: " + cause);
+  }
+
+  /** Publishes "down" and closes the channel; the caller decides when to try again. */
+  private void close(HostPort server, String cause) {
     up = false;
     vertx.cancelTimer(stableTimer);
     vertx.eventBus().publish(Addresses.WORKER_SESSION, new JsonObject().put("state", "down")
@@ -121,7 +134,6 @@ public final class SessionVerticle extends VerticleBase {
     if (channel != null) {
       channel.close();
     }
-    retryLater(server, "session lost: " + cause);
   }
 
   private void retryLater(HostPort server, String cause) {
@@ -178,6 +190,58 @@ public final class SessionVerticle extends VerticleBase {
     }).compose(id -> ctx.state().reset().map(id));
   }
 
+  /** When to renew a certificate: at two thirds of its lifetime (kubelet rotates at 70-90 %). */
+  static java.time.Instant renewAt(java.security.cert.X509Certificate cert) {
+    long from = cert.getNotBefore().getTime();
+    long to = cert.getNotAfter().getTime();
+    return java.time.Instant.ofEpochMilli(from + (to - from) * 2 / 3);
+  }
+
+  private void scheduleRenewal(Identity id) {
+    vertx.cancelTimer(renewTimer);
+    long delay = Math.max(1, renewAt(id.certificate()).toEpochMilli() - System.currentTimeMillis());
+    renewTimer = vertx.setTimer(delay, t -> renew().onFailure(e -> {
+      LOG.warn("node {}: certificate renewal failed: {}; retrying in {} s", id.nodeId(), describe(e),
+          RENEW_RETRY.toSeconds());
+      renewTimer = vertx.setTimer(RENEW_RETRY.toMillis(), x -> scheduleRenewal(identity));
+    }));
+  }
+
+  /**
+   * Rotates the node certificate: new key and CSR, {@code RenewCertificate} over the current
+   * session, the new identity saved (0600), then the session reconnects with it. The controller
+   * keeps accepting the previous certificate until it expires, so a crash in between is harmless.
+   */
+  private Future<Identity> renew() {
+    ControllerChannel channel = ctx.channel();
+    Identity current = identity;
+    if (!up || channel == null || current == null) {
+      return Future.failedFuture("no session is up");
+    }
+    return vertx.executeBlocking(() -> {
+      KeyPair keys = WorkerKeys.generateP256();
+      return new Object[] {keys, WorkerKeys.createCsr(keys, "zlayer-worker")};
+    }, false).compose(pair -> channel.unary(ClusterControlPlaneGrpcClient.RenewCertificate,
+            RenewCertificateRequest.newBuilder().setNodeId(current.nodeId())
+                .setCsrDer(ByteString.copyFrom((byte[]) pair[1])).build())
+        .compose(response -> vertx.executeBlocking(() -> {
+          Identity next = Identity.of(Pem.encode(Pem.CERTIFICATE, response.getSignedCertDer().toByteArray()),
+              Pem.privateKeyToPem(((KeyPair) pair[0]).getPrivate()), current.caPem());
+          next.save(ctx.options().identityDir());
+          return next;
+        })))
+        .onSuccess(next -> {
+          identity = next;
+          LOG.info("node {} renewed its certificate (valid until {}); reconnecting with it", next.nodeId(),
+              next.certificate().getNotAfter().toInstant());
+          if (up) {
+            nextServer--; // same server, new certificate
+            close(channel.server(), "certificate renewed");
+            attempt();
+          }
+        });
+  }
+
   /** Deregisters (when up), forgets the identity and replies; the agent then exits. */
   private void shutdown(Message<JsonObject> msg) {
     String reason = msg.body() == null ? "shutdown" : msg.body().getString("reason", "shutdown");
@@ -228,6 +292,7 @@ public final class SessionVerticle extends VerticleBase {
     stopping = true;
     vertx.cancelTimer(retryTimer);
     vertx.cancelTimer(stableTimer);
+    vertx.cancelTimer(renewTimer);
     ControllerChannel channel = ctx.channel();
     ctx.channel(null);
     return channel == null ? Future.succeededFuture() : channel.close();

@@ -116,4 +116,30 @@ class WorkerJoinTest {
     Exception e = org.junit.jupiter.api.Assertions.assertThrows(Exception.class, () -> await(WorkerAgent.start(vertx, options)));
     assertTrue(e.getMessage().contains("no bootstrap token and no identity"), e.getMessage());
   }
+
+  @Test
+  void workerRenewsItsCertificateAndReconnectsWithIt(Vertx vertx) throws Exception {
+    ControllerNode controller = TestCluster.startController(vertx, TestCluster.controllerOptions(dir, new JsonObject()));
+    WorkerOptions options = TestCluster.workerOptions(dir.resolve("worker"), new JsonObject(), controller.port());
+    SecureFiles.writePrivate(options.tokenFile(), TestCluster.mint(controller).encode());
+    Future<JsonObject> up = sessionEvent(vertx, "up");
+    WorkerAgent agent = await(WorkerAgent.start(vertx, options));
+    long nodeId = await(up).getLong("node_id");
+    String before = Files.readString(options.identityDir().resolve(Identity.CERT));
+    String oldSha = controller.controlPlane().nodes().get(nodeId).orElseThrow().certSha256();
+
+    Future<JsonObject> upAgain = sessionEvent(vertx, "up");
+    await(vertx.eventBus().request(Addresses.WORKER_RENEW_CERTIFICATE, new JsonObject()));
+    assertEquals(nodeId, await(upAgain).getLong("node_id"), "reconnected as the same node");
+    String after = Files.readString(options.identityDir().resolve(Identity.CERT));
+    assertFalse(before.equals(after), "a new certificate was saved");
+    assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(
+        options.identityDir().resolve(Identity.KEY))));
+    var node = controller.controlPlane().nodes().get(nodeId).orElseThrow();
+    assertEquals(io.zlayer.worker.pki.Fingerprints.certificateSha256(Pem.parseCertificates(after).get(0)), node.certSha256());
+    assertEquals(oldSha, node.previousCertSha256(), "the old certificate stays valid until it expires");
+    assertTrue(io.zlayer.worker.agent.SessionVerticleProbe.renewAtFraction(Pem.parseCertificates(after).get(0)) > 0.66);
+    await(agent.stop(false));
+    await(controller.stop());
+  }
 }
