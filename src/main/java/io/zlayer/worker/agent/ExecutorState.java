@@ -19,7 +19,8 @@ import java.util.TreeSet;
  * processes: [{service, role, replica, pid, start_millis}]}}. Immutable; built and read on the
  * verticle's context, written and read from disk on worker threads.
  */
-record ExecutorState(boolean draining, Map<String, Service> services, List<RecordedProcess> processes) {
+record ExecutorState(boolean draining, Map<String, Service> services, List<RecordedProcess> processes,
+                     long appliedRevision) {
 
   static final String FILE_NAME = "executor.json";
 
@@ -29,7 +30,7 @@ record ExecutorState(boolean draining, Map<String, Service> services, List<Recor
   }
 
   static ExecutorState empty() {
-    return new ExecutorState(false, Map.of(), List.of());
+    return new ExecutorState(false, Map.of(), List.of(), 0);
   }
 
   /** What a replica runs: {@code /bin/sh -c command} with {@code env} on top of the worker's environment. */
@@ -98,7 +99,8 @@ record ExecutorState(boolean draining, Map<String, Service> services, List<Recor
         new JsonObject().put("assignments", svc.assignmentsJson()).put("spec", svc.spec().toJson())));
     JsonArray p = new JsonArray();
     processes.forEach(rp -> p.add(rp.toJson()));
-    return new JsonObject().put("draining", draining).put("services", s).put("processes", p);
+    return new JsonObject().put("draining", draining).put("services", s).put("processes", p)
+        .put("applied_revision", appliedRevision);
   }
 
   static ExecutorState fromJson(JsonObject json) {
@@ -109,7 +111,8 @@ record ExecutorState(boolean draining, Map<String, Service> services, List<Recor
     });
     List<RecordedProcess> processes = new ArrayList<>();
     json.getJsonArray("processes", new JsonArray()).forEach(o -> processes.add(RecordedProcess.fromJson((JsonObject) o)));
-    return new ExecutorState(json.getBoolean("draining", false), services, processes);
+    return new ExecutorState(json.getBoolean("draining", false), services, processes,
+        json.getLong("applied_revision", 0L));
   }
 
   /** Blocking: reads the file, or the empty state when there is none. */

@@ -61,6 +61,7 @@ public final class ExecutorVerticle extends VerticleBase {
   private final Timing timing;
 
   private final Map<String, ExecutorState.Service> desired = new TreeMap<>();
+  private long appliedRevision;
   private final Map<Replica.Key, Replica> replicas = new TreeMap<>();
   private final List<Promise<Void>> idleWaiters = new ArrayList<>();
   private final List<MessageConsumer<?>> consumers = new ArrayList<>();
@@ -96,6 +97,7 @@ public final class ExecutorVerticle extends VerticleBase {
       return loaded;
     }, true).compose(loaded -> {
       draining = loaded.draining();
+      appliedRevision = loaded.appliedRevision();
       desired.putAll(loaded.services());
       desired.forEach(this::applyService);
       if (draining) {
@@ -107,6 +109,9 @@ public final class ExecutorVerticle extends VerticleBase {
       consumers.add(vertx.eventBus().<JsonObject>consumer(Addresses.WORKER_ASSIGNMENTS, this::onAssignment));
       consumers.add(vertx.eventBus().<JsonObject>consumer(Addresses.WORKER_EXECUTOR_DRAIN, this::onDrain));
       consumers.add(vertx.eventBus().<JsonObject>consumer(Addresses.WORKER_EXECUTOR_SNAPSHOT, this::onSnapshot));
+      consumers.add(vertx.eventBus().<JsonObject>consumer(Addresses.WORKER_EXECUTOR_APPLIED,
+          m -> m.reply(new JsonObject().put("revision", appliedRevision))));
+      consumers.add(vertx.eventBus().<JsonObject>consumer(Addresses.WORKER_EXECUTOR_RESET, this::onReset));
       return Future.all(consumers.stream().map(MessageConsumer::completion).toList());
     });
   }
@@ -142,6 +147,19 @@ public final class ExecutorVerticle extends VerticleBase {
       case Events.DRAIN -> drain(timing.stopGrace());
       default -> LOG.warn("executor: ignoring assignment event of kind '{}' (revision {})", kind, body == null ? null : body.getValue("revision"));
     }
+    // Recorded with the desired state it produced, in the same file: the worker resumes from here.
+    appliedRevision = Math.max(appliedRevision, body == null ? 0 : body.getLong("revision", 0L));
+    persist();
+  }
+
+  /** A new identity (a new node): forget every assignment and stop what runs. */
+  private void onReset(Message<JsonObject> msg) {
+    for (String service : new ArrayList<>(desired.keySet())) {
+      onDelete(service);
+    }
+    draining = false;
+    appliedRevision = 0;
+    persist().onComplete(ar -> msg.reply(new JsonObject()));
   }
 
   private void onSet(JsonObject body) {
@@ -438,7 +456,7 @@ public final class ExecutorVerticle extends VerticleBase {
         procs.add(new ExecutorState.RecordedProcess(r.key.service(), r.key.role(), r.key.index(), r.pid, r.startMillis));
       }
     });
-    String json = new ExecutorState(draining, desired, procs).toJson().encodePrettily();
+    String json = new ExecutorState(draining, desired, procs, appliedRevision).toJson().encodePrettily();
     Future<Void> write = vertx.<Void>executeBlocking(() -> {
       SecureFiles.writePrivate(stateFile, json);
       return null;

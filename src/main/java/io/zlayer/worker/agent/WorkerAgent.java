@@ -76,9 +76,28 @@ public final class WorkerAgent {
     Future<Void> chain = Future.succeededFuture();
     for (Deployable v : verticles) {
       chain = chain.compose(x -> vertx.deployVerticle(v).onSuccess(deployments::add).mapEmpty());
+      if (v instanceof ExecutorVerticle) {
+        chain = chain.compose(x -> resumeFromExecutor());
+      }
     }
     // A failed start cleans up before it reports, so nothing is left for the caller to undeploy.
     return chain.recover(e -> stop(false).transform(x -> Future.failedFuture(e)));
+  }
+
+  /**
+   * The worker received events the executor may not have stored yet (a kill -9 between the two
+   * writes): resume from what the executor durably applied. Replayed events are idempotent.
+   */
+  private Future<Void> resumeFromExecutor() {
+    return vertx.eventBus().<JsonObject>request(Addresses.WORKER_EXECUTOR_APPLIED, new JsonObject()).compose(reply -> {
+      long applied = reply.body().getLong("revision", 0L);
+      if (applied < ctx.state().lastRevision()) {
+        LOG.warn("the executor stored revision {} but the worker had received {}: replaying from {}", applied,
+            ctx.state().lastRevision(), applied);
+        return ctx.state().rewindRevision(applied);
+      }
+      return Future.succeededFuture();
+    });
   }
 
   /** Stops the agent; with {@code deregister}, leaves the cluster first (the identity is forgotten). */

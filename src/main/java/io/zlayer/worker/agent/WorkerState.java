@@ -66,11 +66,14 @@ public final class WorkerState {
     return persist();
   }
 
-  /** Forgets both resume points (a new identity starts a new history). */
-  public synchronized Future<Void> reset() {
-    lastRevision = 0;
-    lastCommandId = 0;
-    return persist();
+  /** Forgets both resume points and the executor's assignments: a new identity starts a new history. */
+  public Future<Void> reset() {
+    synchronized (this) {
+      lastRevision = 0;
+      lastCommandId = 0;
+    }
+    return persist().compose(v -> vertx.eventBus().request(
+        io.zlayer.worker.bus.Addresses.WORKER_EXECUTOR_RESET, new JsonObject()).<Void>mapEmpty().otherwiseEmpty());
   }
 
   private Future<Void> persist() {

@@ -73,6 +73,10 @@ public final class Addresses {
   public static final String WORKER_COMMANDS = "zlayer.worker.commands";
   /** Request {@code {}} -> {@code {containers: [{service, role, replica, state, pid, restarts}], resources: {cpu_used, memory_used_bytes, gpu_used}}}. */
   public static final String WORKER_EXECUTOR_SNAPSHOT = "zlayer.worker.executor.snapshot";
+  /** Worker-internal: {@code {}} -> {@code {revision}}, the last assignment revision the built-in executor stored. */
+  public static final String WORKER_EXECUTOR_APPLIED = "zlayer.worker.executor.applied";
+  /** Worker-internal: {@code {}}; a new identity: the executor forgets every assignment. */
+  public static final String WORKER_EXECUTOR_RESET = "zlayer.worker.executor.reset";
   /** Worker-internal: {@code {deadline_secs}}; the executor stops everything by the deadline. */
   public static final String WORKER_EXECUTOR_DRAIN = "zlayer.worker.executor.drain";
   /** What the worker's loopback bridge lets local tools receive (subscribe to). */
