@@ -40,6 +40,7 @@ public final class ControllerChannel {
         .setHttp2ClearTextUpgrade(false)
         .setVerifyHost(false)
         .setConnectTimeout(CONNECT_TIMEOUT_MS)
+        .setSslEngineOptions(io.zlayer.worker.pki.TlsEngines.preferred())
         .setTrustOptions(new PemTrustOptions().addCertValue(Buffer.buffer(caPem)));
     if (identity != null) {
       options.setKeyCertOptions(new PemKeyCertOptions()

@@ -58,8 +58,9 @@ public final class ControllerVerticle extends VerticleBase {
         .recover(e -> Future.failedFuture(e instanceof java.net.BindException
             ? new IllegalStateException("cannot listen on " + addr + ": address already in use (is another controller running?)")
             : e))
-        .onSuccess(s -> LOG.info("controller listening on {}:{} (gRPC + HTTP, TLS), cluster {}",
-            addr.host(), s.actualPort(), cp.clusterId()));
+        .onSuccess(s -> LOG.info("controller listening on {}:{} (gRPC + HTTP, TLS via {}), cluster {}",
+            addr.host(), s.actualPort(), io.zlayer.worker.pki.TlsEngines.describe(io.zlayer.worker.pki.TlsEngines.preferred()),
+            cp.clusterId()));
   }
 
   private HttpServerOptions serverOptions() {
@@ -71,6 +72,7 @@ public final class ControllerVerticle extends VerticleBase {
             .setCertValue(Buffer.buffer(cp.serverIdentity().certChainPem())))
         .setTrustOptions(new PemTrustOptions().addCertValue(Buffer.buffer(cp.ca().certificatePem())))
         .setClientAuth(ClientAuth.REQUEST)
+        .setSslEngineOptions(io.zlayer.worker.pki.TlsEngines.preferred())
         .setInitialSettings(new io.vertx.core.http.Http2Settings().setMaxConcurrentStreams(MAX_CONCURRENT_STREAMS));
   }
 
