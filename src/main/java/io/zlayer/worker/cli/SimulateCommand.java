@@ -58,7 +58,7 @@ final class SimulateCommand implements Callable<Integer> {
   String connectTimeout;
   @Option(names = "--register-window", defaultValue = "256", description = "registrations in flight (default: ${DEFAULT-VALUE})")
   int registerWindow;
-  @Option(names = "--connect-window", defaultValue = "256", description = "mTLS connection setups in flight (default: ${DEFAULT-VALUE})")
+  @Option(names = "--connect-window", defaultValue = "64", description = "mTLS connection setups in flight (default: ${DEFAULT-VALUE})")
   int connectWindow;
   @Option(names = "--event-loops", defaultValue = "0", description = "event loops shared by the fleet (default: 2 x cores)")
   int eventLoops;

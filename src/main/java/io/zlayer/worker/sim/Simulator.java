@@ -58,7 +58,7 @@ public final class Simulator {
                          Duration progressInterval, PrintStream progress) {
     public static Settings defaults(List<HostPort> servers, int workers) {
       return new Settings(servers, workers, 0, Duration.ofSeconds(30), 0, 0, Duration.ZERO, Duration.ZERO,
-          Duration.ZERO, Duration.ZERO, Duration.ofSeconds(Math.max(120, workers / 40)), 256, 256,
+          Duration.ZERO, Duration.ZERO, Duration.ofSeconds(Math.max(120, workers / 40)), 256, 64,
           Math.max(2, Runtime.getRuntime().availableProcessors()), Duration.ofSeconds(5), System.err);
     }
   }
@@ -106,6 +106,7 @@ public final class Simulator {
     final AtomicLong lastRegisteredNanos = new AtomicLong();
     final AtomicLong allConnectedNanos = new AtomicLong();
     volatile boolean expectingDrops;
+    volatile boolean closing;
     final AtomicLong dropEpochMs = new AtomicLong();
     final AtomicLong allBackEpochMs = new AtomicLong();
     volatile long forcedIntervalMs;
@@ -154,6 +155,9 @@ public final class Simulator {
 
     void dropped(Object worker, String stream, Throwable cause) {
       connected.decrementAndGet();
+      if (closing) {
+        return;
+      }
       if (expectingDrops) {
         reconnectDrops.increment();
         dropEpochMs.compareAndSet(0, System.currentTimeMillis());
@@ -164,6 +168,9 @@ public final class Simulator {
     }
 
     void connectFailed(Object worker, String stream, Throwable cause) {
+      if (closing) {
+        return;
+      }
       if (expectingDrops) {
         reconnectConnectFailures.increment();
       } else {
@@ -439,6 +446,7 @@ public final class Simulator {
           reconnectObserved, fleet.dropEpochMs.get(), fleet.allBackEpochMs.get(), reconnectSecs,
           maxUnreachable.get(), fleet.reportsSent.sum(), fleet.acks.sum(), total);
     } finally {
+      fleet.closing = true;
       for (SimWorker w : grpcWorkers) {
         w.context().runOnContext(v -> w.stop());
       }
