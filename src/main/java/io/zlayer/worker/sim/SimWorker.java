@@ -43,6 +43,7 @@ final class SimWorker {
     return Math.max(ttl / 2, ttl - margin);
   }
 
+  private static final long CONNECT_ATTEMPT_TIMEOUT_MS = 30_000;
   private static final WorkerResourceUsage NO_USAGE = WorkerResourceUsage.newBuilder().build();
 
   private final Simulator.Fleet fleet;
@@ -145,6 +146,13 @@ final class SimWorker {
     channel = ControllerChannel.open(vertx, server, fleet.caPem, identity);
     long e = ++epoch;
     ready = 0;
+    // A setup that neither succeeds nor fails must not hold its connect permit forever.
+    vertx.setTimer(CONNECT_ATTEMPT_TIMEOUT_MS, t -> {
+      if (e == epoch && !connected) {
+        failed(e, "connect", new java.util.concurrent.TimeoutException("session not up after "
+            + CONNECT_ATTEMPT_TIMEOUT_MS + " ms"));
+      }
+    });
     openAssignments(e);
     openCommands(e);
     openStatus(e);
