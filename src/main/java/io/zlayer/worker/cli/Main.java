@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
         OperatorCommands.Shutdown.class,
         OperatorCommands.PushConfig.class,
         OperatorCommands.Revoke.class,
+        SimulateCommand.class,
     })
 public final class Main {
   public static void main(String[] args) {

@@ -1,0 +1,140 @@
+package io.zlayer.worker.cli;
+
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.zlayer.worker.config.ConfigLoader;
+import io.zlayer.worker.config.ControllerOptions;
+import io.zlayer.worker.config.HostPort;
+import io.zlayer.worker.controller.ControllerNode;
+import io.zlayer.worker.sim.OperatorBridge;
+import io.zlayer.worker.sim.SimulationReport;
+import io.zlayer.worker.sim.Simulator;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code bin/worker simulate}: a fleet of simulated workers in one JVM, for load tests and benchmarks. */
+@Command(name = "simulate", mixinStandardHelpOptions = true,
+    description = "Run N simulated workers (real sessions: own key and CSR, mTLS, the three streams) against "
+        + "a controller; progress on stderr, a summary at the end.")
+final class SimulateCommand implements Callable<Integer> {
+  @Option(names = "--servers", required = true, split = ",", paramLabel = "URL",
+      description = "controllers, comma separated: https://host:port")
+  List<String> servers;
+  @Option(names = "--workers", required = true, description = "number of simulated workers")
+  int workers;
+  @Option(names = "--ramp", defaultValue = "0", paramLabel = "R/s",
+      description = "registrations started per second (default: unlimited, bounded by --register-window)")
+  String ramp;
+  @Option(names = "--duration", defaultValue = "30s", description = "hold the fleet this long once all are connected (default: ${DEFAULT-VALUE})")
+  String duration;
+  @Option(names = "--legacy-fraction", defaultValue = "0", description = "share of workers speaking the legacy HTTP API (default: ${DEFAULT-VALUE})")
+  double legacyFraction;
+  @Option(names = {"-c", "--config"}, paramLabel = "FILE", defaultValue = "conf/controller.yaml",
+      description = "controller config: its data_dir holds the admin token, bridge_port says where (default: ${DEFAULT-VALUE})")
+  Path config;
+  @Option(names = "--assignments", defaultValue = "0", paramLabel = "K",
+      description = "after the hold, make K assignments to random nodes and time write->receipt")
+  int assignments;
+  @Option(names = "--report-interval", defaultValue = "0", description = "report status at this interval instead of the adaptive TTL")
+  String reportInterval;
+  @Option(names = "--ingest-interval", defaultValue = "0",
+      description = "after the assignments, force this report interval for --ingest-duration and measure the controller's ingest")
+  String ingestInterval;
+  @Option(names = "--ingest-duration", defaultValue = "20s", description = "(default: ${DEFAULT-VALUE})")
+  String ingestDuration;
+  @Option(names = "--expect-reconnect", defaultValue = "0",
+      description = "at the end, print SIM-READY-FOR-RESTART and wait up to this long for the fleet to drop and come back")
+  String expectReconnect;
+  @Option(names = "--connect-timeout", defaultValue = "0", description = "give up waiting for all to connect after this (default: max(120s, N/40 s))")
+  String connectTimeout;
+  @Option(names = "--register-window", defaultValue = "256", description = "registrations in flight (default: ${DEFAULT-VALUE})")
+  int registerWindow;
+  @Option(names = "--connect-window", defaultValue = "64", description = "mTLS connection setups in flight (default: ${DEFAULT-VALUE})")
+  int connectWindow;
+  @Option(names = "--event-loops", defaultValue = "0", description = "event loops shared by the fleet (default: 2 x cores)")
+  int eventLoops;
+  @Option(names = "--progress-interval", defaultValue = "5s", description = "(default: ${DEFAULT-VALUE})")
+  String progressInterval;
+  @Option(names = "--json", description = "print the summary as JSON on stdout")
+  boolean json;
+  @Spec
+  CommandSpec spec;
+
+  @Override
+  public Integer call() throws Exception {
+    List<HostPort> hosts = new ArrayList<>();
+    for (String url : servers) {
+      String u = url.trim();
+      if (!u.startsWith("https://")) {
+        throw new Cli.UsageException("--servers: " + u + " is not https://host:port");
+      }
+      hosts.add(HostPort.parse("--servers", u.substring("https://".length()).replaceAll("/+$", "")));
+    }
+    if (workers < 1) {
+      throw new Cli.UsageException("--workers must be at least 1");
+    }
+    if (legacyFraction < 0 || legacyFraction > 1) {
+      throw new Cli.UsageException("--legacy-fraction must be between 0 and 1");
+    }
+    String r = ramp.endsWith("/s") ? ramp.substring(0, ramp.length() - 2) : ramp;
+    double rampPerSec;
+    try {
+      rampPerSec = Double.parseDouble(r);
+    } catch (NumberFormatException e) {
+      throw new Cli.UsageException("--ramp: not a number of registrations per second: " + ramp);
+    }
+    ControllerOptions options = loadController();
+    Path tokenFile = options.dataDir().resolve(ControllerNode.ADMIN_TOKEN_FILE);
+    if (!Files.isReadable(tokenFile)) {
+      throw new Cli.UsageException("cannot read the admin token " + tokenFile
+          + ": is the controller running with data_dir " + options.dataDir() + "?");
+    }
+    Duration timeout = dur("--connect-timeout", connectTimeout);
+    Simulator.Settings d = Simulator.Settings.defaults(hosts, workers);
+    Simulator.Settings settings = new Simulator.Settings(hosts, workers, rampPerSec, dur("--duration", duration),
+        legacyFraction, assignments, dur("--report-interval", reportInterval), dur("--ingest-interval", ingestInterval),
+        dur("--ingest-duration", ingestDuration), dur("--expect-reconnect", expectReconnect),
+        timeout.isZero() ? d.connectTimeout() : timeout, registerWindow, connectWindow,
+        eventLoops > 0 ? eventLoops : 2 * Runtime.getRuntime().availableProcessors(),
+        dur("--progress-interval", progressInterval), System.err);
+    SimulationReport report;
+    try (OperatorBridge bridge = new OperatorBridge("127.0.0.1", options.bridgePort(), Files.readString(tokenFile).trim())) {
+      report = new Simulator(settings, bridge::request).run();
+    }
+    PrintWriter out = spec.commandLine().getOut();
+    if (json) {
+      out.println(report.toJson().encode());
+    } else {
+      out.print(report.summary());
+    }
+    out.flush();
+    System.err.print(json ? report.summary() : "");
+    boolean complete = report.registered() == workers && report.maxConnected() >= workers;
+    return complete ? Cli.EXIT_OK : Cli.EXIT_FAILURE;
+  }
+
+  private ControllerOptions loadController() throws Exception {
+    Vertx vertx = Vertx.vertx();
+    try {
+      if (!Files.exists(config)) {
+        return ControllerOptions.fromJson(new JsonObject());
+      }
+      return Cli.await(ConfigLoader.loadController(vertx, config), Duration.ofSeconds(10));
+    } finally {
+      Cli.closeQuietly(vertx);
+    }
+  }
+
+  private static Duration dur(String option, String value) {
+    return "0".equals(value.trim()) ? Duration.ZERO : OperatorCommands.duration(option, value);
+  }
+}

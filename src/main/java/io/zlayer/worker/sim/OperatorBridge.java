@@ -1,0 +1,90 @@
+package io.zlayer.worker.sim;
+
+import io.vertx.core.json.JsonObject;
+import io.zlayer.worker.bus.Addresses;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.UUID;
+
+/**
+ * A blocking client of the controller's operator bridge (4-byte length + JSON frames, admin token
+ * in the headers) over one persistent socket; requests are serialized. Used by the simulator to
+ * mint tokens and make assignments.
+ */
+public final class OperatorBridge implements AutoCloseable {
+  private static final int TIMEOUT_MS = 30_000;
+  private final String host;
+  private final int port;
+  private final String adminToken;
+  private Socket socket;
+  private DataInputStream in;
+  private DataOutputStream out;
+
+  public OperatorBridge(String host, int port, String adminToken) {
+    this.host = host;
+    this.port = port;
+    this.adminToken = adminToken;
+  }
+
+  public synchronized JsonObject request(String address, JsonObject body) throws IOException {
+    try {
+      return send(address, body);
+    } catch (IOException e) {
+      closeQuietly(); // one retry on a fresh socket (e.g. the controller restarted)
+      return send(address, body);
+    }
+  }
+
+  private JsonObject send(String address, JsonObject body) throws IOException {
+    if (socket == null) {
+      socket = new Socket();
+      socket.connect(new InetSocketAddress(host, port), TIMEOUT_MS);
+      socket.setSoTimeout(TIMEOUT_MS);
+      socket.setTcpNoDelay(true);
+      in = new DataInputStream(socket.getInputStream());
+      out = new DataOutputStream(socket.getOutputStream());
+    }
+    String replyAddress = "sim." + UUID.randomUUID();
+    byte[] frame = new JsonObject().put("type", "send").put("address", address).put("replyAddress", replyAddress)
+        .put("headers", new JsonObject().put(Addresses.ADMIN_TOKEN_HEADER, adminToken)).put("body", body)
+        .encode().getBytes(StandardCharsets.UTF_8);
+    out.writeInt(frame.length);
+    out.write(frame);
+    out.flush();
+    while (true) {
+      int length = in.readInt();
+      if (length < 0 || length > 16 * 1024 * 1024) {
+        throw new IOException("bad frame length " + length);
+      }
+      byte[] bytes = new byte[length];
+      in.readFully(bytes);
+      JsonObject reply = new JsonObject(new String(bytes, StandardCharsets.UTF_8));
+      if ("err".equals(reply.getString("type")) || reply.containsKey("failureCode")) {
+        throw new IllegalStateException("bridge refused " + address + ": " + reply.getString("message", reply.encode()));
+      }
+      if ("message".equals(reply.getString("type")) && replyAddress.equals(reply.getString("address"))) {
+        return reply.getValue("body") instanceof JsonObject json ? json : new JsonObject();
+      }
+    }
+  }
+
+  private void closeQuietly() {
+    try {
+      if (socket != null) {
+        socket.close();
+      }
+    } catch (IOException e) {
+      // closing anyway
+    }
+    socket = null;
+  }
+
+  @Override
+  public synchronized void close() {
+    closeQuietly();
+  }
+}

@@ -1,0 +1,58 @@
+package io.zlayer.worker.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.zlayer.worker.config.ControllerOptions;
+import io.zlayer.worker.config.HostPort;
+import io.zlayer.worker.controller.ControllerNode;
+import io.zlayer.worker.sim.OperatorBridge;
+import io.zlayer.worker.sim.SimulationReport;
+import io.zlayer.worker.sim.Simulator;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A small simulator run against an in-process controller: asserts correctness (every worker
+ * registered and connected with its three streams, every assignment delivered, no error), not speed.
+ */
+class SimulatorTest {
+  private static final int WORKERS = 300;
+  private static final int ASSIGNMENTS = 60;
+
+  @Test
+  @Timeout(value = 90, unit = TimeUnit.SECONDS)
+  void threeHundredWorkersRegisterConnectAndReceiveEveryAssignment(@TempDir Path dir) throws Exception {
+    Vertx vertx = Vertx.vertx();
+    ControllerOptions options = TestCluster.controllerOptions(dir, new JsonObject());
+    ControllerNode node = TestCluster.startController(vertx, options);
+    try {
+      String adminToken = Files.readString(options.dataDir().resolve(ControllerNode.ADMIN_TOKEN_FILE)).trim();
+      Simulator.Settings d = Simulator.Settings.defaults(List.of(new HostPort("127.0.0.1", node.port())), WORKERS);
+      Simulator.Settings settings = new Simulator.Settings(d.servers(), WORKERS, 0, Duration.ofSeconds(1), 0,
+          ASSIGNMENTS, Duration.ZERO, Duration.ZERO, Duration.ZERO, Duration.ZERO, Duration.ofSeconds(60),
+          d.registerWindow(), d.connectWindow(), 2, Duration.ofSeconds(5), System.out);
+      SimulationReport report;
+      try (OperatorBridge bridge = new OperatorBridge("127.0.0.1", options.bridgePort(), adminToken)) {
+        report = new Simulator(settings, bridge::request).run();
+      }
+      System.out.print(report.summary());
+      assertEquals(WORKERS, report.registered(), "registered");
+      assertEquals(WORKERS, report.maxConnected(), "connected with all three streams");
+      assertEquals(ASSIGNMENTS, report.assignmentsSent(), "assignments written");
+      assertEquals(ASSIGNMENTS, report.assignmentsDelivered(), "assignments delivered");
+      assertEquals(0, report.errors(), "errors: " + report.toJson().encode());
+      assertEquals(WORKERS, node.controlPlane().leases().size(), "live leases on the controller");
+    } finally {
+      TestCluster.await(node.stop(), Duration.ofSeconds(30));
+      TestCluster.await(vertx.close(), Duration.ofSeconds(30));
+    }
+  }
+}
