@@ -5,7 +5,6 @@ import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpVersion;
-import io.vertx.core.net.PemKeyCertOptions;
 import io.vertx.core.net.PemTrustOptions;
 import io.vertx.core.net.SocketAddress;
 import io.vertx.grpc.client.GrpcClient;
@@ -43,9 +42,7 @@ public final class ControllerChannel {
         .setSslEngineOptions(io.zlayer.worker.pki.TlsEngines.preferred())
         .setTrustOptions(new PemTrustOptions().addCertValue(Buffer.buffer(caPem)));
     if (identity != null) {
-      options.setKeyCertOptions(new PemKeyCertOptions()
-          .setKeyValue(Buffer.buffer(identity.keyPem()))
-          .setCertValue(Buffer.buffer(identity.certPem())));
+      options.setKeyCertOptions(io.vertx.core.net.KeyCertOptions.wrap(new NodeKeyManager(identity)));
     }
     return new ControllerChannel(server, GrpcClient.client(vertx, options));
   }

@@ -27,5 +27,6 @@ public record ControlPlane(
     NodeLifecycle lifecycle,
     NodeEventLog assignments,
     NodeEventLog commands,
+    PollHub polls,
     Clock clock) {
 }

@@ -34,7 +34,9 @@ public final class ControllerNode {
   private final Vertx vertx;
   private final ControlPlane cp;
   private final List<String> deployments = new ArrayList<>();
-  private ControllerVerticle endpoint;
+  private final List<ControllerVerticle> endpoints = new java.util.concurrent.CopyOnWriteArrayList<>();
+  /** Endpoint verticle instances: one per core, sharing the port (Vert.x balances connections). */
+  static final int ENDPOINT_INSTANCES = Math.max(1, Runtime.getRuntime().availableProcessors());
 
   private ControllerNode(Vertx vertx, ControlPlane cp) {
     this.vertx = vertx;
@@ -47,7 +49,7 @@ public final class ControllerNode {
 
   /** The port the worker endpoint bound. */
   public int port() {
-    return endpoint.actualPort();
+    return endpoints.get(0).actualPort();
   }
 
   public static Future<ControllerNode> start(Vertx vertx, ControllerOptions options) {
@@ -65,6 +67,11 @@ public final class ControllerNode {
           return build(vertx, options, clock, store, clusterId, ca, identity, adminToken);
         })).compose(cp -> cp.nodes().load().map(cp))
             .onFailure(e -> store.close()))
+        .compose(cp -> cp.assignments().currentRevision().map(revision -> {
+          // Every assignment event wakes the node's held legacy poll, whichever event loop holds it.
+          cp.assignments().watchAll(revision, (nodeId, entry) -> cp.polls().event(nodeId, entry.revision()));
+          return cp;
+        }))
         .compose(cp -> {
           cp.lifecycle().grantFailoverLeases();
           ControllerNode node = new ControllerNode(vertx, cp);
@@ -82,7 +89,8 @@ public final class ControllerNode {
         options.workerCertValidity(), clock);
     return new ControlPlane(vertx, options, clusterId, store, ca, identity, adminToken, tokens, nodes,
         leases, registrar, new MtlsGate(clusterId, nodes), new NodeLifecycle(vertx, nodes, leases, clock),
-        new NodeEventLog(store, "assignment-log"), new NodeEventLog(store, "command-log"), clock);
+        new NodeEventLog(store, "assignment-log"), new NodeEventLog(store, "command-log"),
+        new PollHub(LegacyApi.DEFAULT_MAX_HELD_POLLS), clock);
   }
 
   /** The cluster's id: created once, by whichever controller first starts on the store. */
@@ -114,10 +122,15 @@ public final class ControllerNode {
   }
 
   private Future<Void> deploy() {
-    endpoint = new ControllerVerticle(cp);
+    java.util.function.Supplier<io.vertx.core.Deployable> endpoint = () -> {
+      ControllerVerticle v = new ControllerVerticle(cp);
+      endpoints.add(v);
+      return v;
+    };
     return vertx.deployVerticle(new OperatorVerticle(cp)).onSuccess(deployments::add)
         .compose(id -> vertx.deployVerticle(new LeaseSweeperVerticle(cp.lifecycle())).onSuccess(deployments::add))
-        .compose(id -> vertx.deployVerticle(endpoint).onSuccess(deployments::add))
+        .compose(id -> vertx.deployVerticle(endpoint, new io.vertx.core.DeploymentOptions().setInstances(ENDPOINT_INSTANCES))
+            .onSuccess(deployments::add))
         .<Void>mapEmpty()
         .recover(e -> stop().transform(x -> Future.failedFuture(e)));
   }

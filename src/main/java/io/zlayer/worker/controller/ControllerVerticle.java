@@ -43,7 +43,7 @@ public final class ControllerVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     GrpcServer grpc = new ControlPlaneGrpc(cp).create(vertx);
-    legacy = new LegacyApi(vertx, cp, LegacyApi.DEFAULT_MAX_HELD_POLLS);
+    legacy = new LegacyApi(vertx, cp);
     Router router = routes();
     legacy.mount(router);
     server = vertx.createHttpServer(serverOptions()).requestHandler(req -> {
@@ -54,7 +54,7 @@ public final class ControllerVerticle extends VerticleBase {
       }
     });
     var addr = cp.options().workerGrpcAddr();
-    return legacy.start().compose(v -> server.listen(addr.port(), addr.host()))
+    return server.listen(addr.port(), addr.host())
         .recover(e -> Future.failedFuture(e instanceof java.net.BindException
             ? new IllegalStateException("cannot listen on " + addr + ": address already in use (is another controller running?)")
             : e))
@@ -91,9 +91,6 @@ public final class ControllerVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
-    if (legacy != null) {
-      legacy.stop();
-    }
     return server == null ? Future.succeededFuture() : server.close();
   }
 }

@@ -8,7 +8,6 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
-import io.zlayer.worker.store.Watch;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,26 +29,11 @@ final class LegacyApi {
   private final Vertx vertx;
   private final ControlPlane cp;
   private final PollHub polls;
-  private Watch events;
 
-  LegacyApi(Vertx vertx, ControlPlane cp, int maxHeldPolls) {
+  LegacyApi(Vertx vertx, ControlPlane cp) {
     this.vertx = vertx;
     this.cp = cp;
-    this.polls = new PollHub(maxHeldPolls);
-  }
-
-  /** Starts following assignment events (to wake held polls); call from the verticle's context. */
-  Future<Void> start() {
-    return cp.assignments().currentRevision().map(revision -> {
-      events = cp.assignments().watchAll(revision, (nodeId, entry) -> polls.event(nodeId, entry.revision()));
-      return null;
-    });
-  }
-
-  void stop() {
-    if (events != null) {
-      events.cancel();
-    }
+    this.polls = cp.polls();
   }
 
   int heldPolls() {
@@ -133,6 +117,7 @@ final class LegacyApi {
 
   /** One held poll and how it ends. */
   private final class HeldPoll implements PollHub.Waiter {
+    private final io.vertx.core.Context context = vertx.getOrCreateContext();
     private final RoutingContext rc;
     private final long nodeId;
     private final long lastRevision;
@@ -154,12 +139,12 @@ final class LegacyApi {
 
     @Override
     public void wake() {
-      finish(() -> answerOrHold(rc, nodeId, lastRevision, 0));
+      context.runOnContext(v -> finish(() -> answerOrHold(rc, nodeId, lastRevision, 0)));
     }
 
     @Override
     public void supersede() {
-      finish(() -> answer(rc, List.of(), revision));
+      context.runOnContext(v -> finish(() -> answer(rc, List.of(), revision)));
     }
 
     void finish(Runnable how) {

@@ -6,8 +6,9 @@ import java.util.Map;
 /**
  * The legacy long-polls being held: at most one per node (a newer poll answers the older one
  * empty), at most {@code capacity} in all. Fed with every assignment event so a held poll wakes
- * at once, and so a poll that raced an event is not held past it. Not thread-safe: one event
- * loop owns it.
+ * at once, and so a poll that raced an event is not held past it. Shared by every endpoint
+ * verticle instance (each on its own event loop), so its methods are synchronized; a waiter's
+ * wake/supersede must only schedule work on the waiter's own event loop.
  */
 final class PollHub {
   /** A held poll. */
@@ -32,7 +33,7 @@ final class PollHub {
     this.capacity = capacity;
   }
 
-  Outcome hold(long nodeId, Waiter waiter) {
+  synchronized Outcome hold(long nodeId, Waiter waiter) {
     if (latestEvent.getOrDefault(nodeId, 0L) > waiter.lastRevision()) {
       return Outcome.WAKE_NOW; // an event landed between the poll's read and now
     }
@@ -48,11 +49,11 @@ final class PollHub {
   }
 
   /** The poll ended on its own (timeout, client gone). */
-  void release(long nodeId, Waiter waiter) {
+  synchronized void release(long nodeId, Waiter waiter) {
     held.remove(nodeId, waiter);
   }
 
-  void event(long nodeId, long revision) {
+  synchronized void event(long nodeId, long revision) {
     latestEvent.merge(nodeId, revision, Math::max);
     Waiter waiter = held.remove(nodeId);
     if (waiter != null) {
@@ -60,7 +61,7 @@ final class PollHub {
     }
   }
 
-  int size() {
+  synchronized int size() {
     return held.size();
   }
 }

@@ -16,7 +16,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CopyOnWriteArrayList;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,7 +51,7 @@ public final class EmbeddedStore implements Store {
   private final PreparedStatement updRev;
   /** Events of the write transaction in progress; published to watchers only after its commit. */
   private final List<WatchEvent> pending = new ArrayList<>();
-  private final List<StoreWatcher> watchers = new CopyOnWriteArrayList<>();
+  private final WatcherIndex watchers = new WatcherIndex();
   private volatile boolean closed;
   private Future<Void> closeFuture;
 
@@ -248,20 +247,15 @@ public final class EmbeddedStore implements Store {
 
   /** Publishes a committed transaction's events; runs on the store thread right after commit. */
   private void publish(List<WatchEvent> events) {
-    for (StoreWatcher w : watchers) {
-      List<WatchEvent> mine = null;
-      for (WatchEvent e : events) {
-        if (e.kv().modRevision() > w.floor && e.kv().key().startsWith(w.prefix)) {
-          if (mine == null) {
-            mine = new ArrayList<>();
-          }
-          mine.add(e);
+    java.util.Map<StoreWatcher, List<WatchEvent>> byWatcher = new java.util.LinkedHashMap<>();
+    for (WatchEvent e : events) {
+      for (StoreWatcher w : watchers.matching(e.kv().key())) {
+        if (e.kv().modRevision() > w.floor) {
+          byWatcher.computeIfAbsent(w, x -> new ArrayList<>()).add(e);
         }
       }
-      if (mine != null) {
-        w.deliver(mine);
-      }
     }
+    byWatcher.forEach(StoreWatcher::deliver);
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -270,7 +264,7 @@ public final class EmbeddedStore implements Store {
   public synchronized Future<Void> close() {
     if (closeFuture == null) {
       closed = true;
-      watchers.forEach(StoreWatcher::cancel);
+      watchers.all().forEach(StoreWatcher::cancel);
       // Ordered: tasks already queued finish first; SQLite checkpoints the WAL on last close.
       closeFuture = executor.<Void>executeBlocking(() -> {
         synchronized (conn) {

@@ -14,12 +14,12 @@ final class StoreWatcher implements Watch {
   final String prefix;
   private final Context context;
   private final Handler<WatchEvent> handler;
-  private final List<StoreWatcher> registry;
+  private final WatcherIndex registry;
   volatile boolean cancelled;
   /** Live events at or below this revision were covered by the replay; set on the store thread. */
   long floor;
 
-  StoreWatcher(String prefix, Context context, Handler<WatchEvent> handler, List<StoreWatcher> registry) {
+  StoreWatcher(String prefix, Context context, Handler<WatchEvent> handler, WatcherIndex registry) {
     this.prefix = prefix;
     this.context = context;
     this.handler = handler;
