@@ -127,8 +127,17 @@ final class SimWorker {
         return;
       }
       fleet.registered(this);
-      connect();
+      if (!fleet.holdConnects) {
+        connect();
+      }
     });
+  }
+
+  /** Connects a worker that registered while connects were held (runs on the worker's context). */
+  void connectAfterRegistration() {
+    if (identity != null && !stopped) {
+      connect();
+    }
   }
 
   private void connect() {
