@@ -2,10 +2,8 @@ package io.zlayer.worker.agent;
 
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpVersion;
-import io.vertx.core.net.PemTrustOptions;
 import io.vertx.core.net.SocketAddress;
 import io.vertx.grpc.client.GrpcClient;
 import io.zlayer.worker.config.HostPort;
@@ -40,11 +38,18 @@ public final class ControllerChannel {
         .setVerifyHost(false)
         .setConnectTimeout(CONNECT_TIMEOUT_MS)
         .setSslEngineOptions(io.zlayer.worker.pki.TlsEngines.preferred())
-        .setTrustOptions(new PemTrustOptions().addCertValue(Buffer.buffer(caPem)));
+        .setTrustOptions(io.vertx.core.net.TrustOptions.wrap(trustFor(caPem)));
     if (identity != null) {
       options.setKeyCertOptions(io.vertx.core.net.KeyCertOptions.wrap(new NodeKeyManager(identity)));
     }
     return new ControllerChannel(server, GrpcClient.client(vertx, options));
+  }
+
+  /** One trust manager per CA, so a verified controller certificate is not verified again per connection. */
+  private static final java.util.Map<String, ControllerTrust> TRUST = new java.util.concurrent.ConcurrentHashMap<>();
+
+  private static ControllerTrust trustFor(String caPem) {
+    return TRUST.computeIfAbsent(caPem, ControllerTrust::new);
   }
 
   public HostPort server() {

@@ -9,7 +9,6 @@ import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.PemKeyCertOptions;
-import io.vertx.core.net.PemTrustOptions;
 import io.vertx.ext.web.Router;
 import io.vertx.grpc.server.GrpcServer;
 import org.slf4j.Logger;
@@ -70,7 +69,7 @@ public final class ControllerVerticle extends VerticleBase {
         .setKeyCertOptions(new PemKeyCertOptions()
             .setKeyValue(Buffer.buffer(cp.serverIdentity().keyPem()))
             .setCertValue(Buffer.buffer(cp.serverIdentity().certChainPem())))
-        .setTrustOptions(new PemTrustOptions().addCertValue(Buffer.buffer(cp.ca().certificatePem())))
+        .setTrustOptions(io.vertx.core.net.TrustOptions.wrap(new WorkerCertificateTrust(cp.ca(), cp.nodes())))
         .setClientAuth(ClientAuth.REQUEST)
         .setSslEngineOptions(io.zlayer.worker.pki.TlsEngines.preferred())
         .setInitialSettings(new io.vertx.core.http.Http2Settings().setMaxConcurrentStreams(MAX_CONCURRENT_STREAMS));

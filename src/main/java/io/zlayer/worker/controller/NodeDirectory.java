@@ -24,6 +24,7 @@ public final class NodeDirectory {
   private final Map<Long, StatusReport> lastStatus = new ConcurrentHashMap<>();
   private final AtomicLong highestId = new AtomicLong();
   private final KeyedQueue<Long> updates = new KeyedQueue<>();
+  private final Map<String, Long> certificates = new ConcurrentHashMap<>();
   private final Map<Long, java.util.Deque<CommandResult>> commandResults = new ConcurrentHashMap<>();
   /** Command outcomes kept per node for the operator's view. */
   private static final int KEPT_COMMAND_RESULTS = 10;
@@ -50,9 +51,17 @@ public final class NodeDirectory {
     return List.copyOf(nodes.values());
   }
 
+  /** Whether the certificate with this fingerprint was issued to a node (now or before a rotation). */
+  public boolean knowsCertificate(String sha256) {
+    return certificates.containsKey(sha256);
+  }
+
   /** Records a write this controller committed. */
   public void cache(NodeRecord record) {
     nodes.put(record.nodeId(), record);
+    if (record.certSha256() != null) {
+      certificates.put(record.certSha256(), record.nodeId());
+    }
     highestId.accumulateAndGet(record.nodeId(), Math::max);
   }
 

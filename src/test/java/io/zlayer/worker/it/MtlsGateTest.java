@@ -131,4 +131,24 @@ class MtlsGateTest {
     request.cancel();
     return first;
   }
+
+  @Test
+  void aCertificateFromAnotherClustersCaIsRefused(Vertx vertx) throws Exception {
+    ControllerNode other = TestCluster.startController(vertx, TestCluster.controllerOptions(dir.resolve("other"), new JsonObject()));
+    try {
+      Identity foreign = RawWorker.register(vertx, other);
+      var attempt = watch(channel(vertx, foreign), foreign.nodeId())
+          .compose(response -> response.end().map(v -> response.status()));
+      // Refused either in the handshake or by the gate; never a working stream.
+      GrpcStatus status = null;
+      try {
+        status = await(attempt);
+      } catch (Exception expected) {
+        return;
+      }
+      assertEquals(GrpcStatus.UNAUTHENTICATED, status);
+    } finally {
+      await(other.stop());
+    }
+  }
 }
