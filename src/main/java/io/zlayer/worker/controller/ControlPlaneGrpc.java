@@ -66,7 +66,7 @@ final class ControlPlaneGrpc {
             .setClusterId(cp.clusterId())
             .setHeartbeatTtlSecs(admission.ttlSecs())
             .setHeartbeatGraceSecs(admission.graceSecs())
-            .setSignedCertDer(ByteString.copyFrom(Registrar.der(admission.certificate())))
+            .setSignedCertDer(ByteString.copyFrom(admission.certificate().der()))
             .addCaChainDer(ByteString.copyFrom(cp.ca().certificateDer()))
             .build())
         .onComplete(ar -> GrpcReplies.reply(call.response(), ar));

@@ -58,7 +58,7 @@ public final class Registrar {
   }
 
   /** An admitted node; legacy workers get an internal token instead of a certificate. */
-  public record Admission(NodeRecord node, int ttlSecs, int graceSecs, X509Certificate certificate,
+  public record Admission(NodeRecord node, int ttlSecs, int graceSecs, WorkerCa.IssuedCertificate certificate,
                           String internalToken) {
   }
 
@@ -122,23 +122,24 @@ public final class Registrar {
     });
   }
 
-  private Future<X509Certificate> sign(PublicKey key, long nodeId) {
+  private Future<WorkerCa.IssuedCertificate> sign(PublicKey key, long nodeId) {
     if (key == null) {
       return Future.succeededFuture(null);
     }
-    return vertx.executeBlocking(() -> ca.signWorkerCertificate(key, nodeId, certValidity), false);
+    return vertx.executeBlocking(() -> ca.issueWorkerCertificate(key, nodeId, certValidity), false);
   }
 
-  private NodeRecord newRecord(long nodeId, Application application, X509Certificate cert, String internalToken) {
-    String serial = cert == null ? null : cert.getSerialNumber().toString(16);
-    String sha = cert == null ? null : Fingerprints.certificateSha256(cert);
-    long notAfter = cert == null ? 0 : cert.getNotAfter().toInstant().getEpochSecond();
+  private NodeRecord newRecord(long nodeId, Application application, WorkerCa.IssuedCertificate cert,
+                               String internalToken) {
+    String serial = cert == null ? null : cert.serialHex();
+    String sha = cert == null ? null : cert.sha256();
+    long notAfter = cert == null ? 0 : cert.notAfter().getEpochSecond();
     return new NodeRecord(nodeId, NodeState.READY, application.profile(), serial, sha, notAfter,
         clock.instant().getEpochSecond(), application.protocol(), "registered",
         internalToken == null ? null : InternalTokens.sha256(internalToken), null);
   }
 
-  private Admission admitted(NodeRecord node, X509Certificate cert, String internalToken, String tokenId) {
+  private Admission admitted(NodeRecord node, WorkerCa.IssuedCertificate cert, String internalToken, String tokenId) {
     nodes.cache(node);
     int ttl = leases.renew(node.nodeId(), clock.millis());
     LOG.info("node {} registered (os={}, arch={}, protocol={}, token_id={}, ttl={}s)", node.nodeId(),

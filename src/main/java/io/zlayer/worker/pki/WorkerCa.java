@@ -173,6 +173,38 @@ public final class WorkerCa {
    * the CA's own notAfter, since a leaf outliving its issuer would fail validation anyway.
    */
   public X509Certificate signWorkerCertificate(PublicKey subjectKey, long nodeId, Duration validity) {
+    try {
+      return new JcaX509CertificateConverter().getCertificate(issueWorkerCertificate(subjectKey, nodeId, validity).holder());
+    } catch (CertificateException e) {
+      throw new IllegalStateException("cannot convert issued certificate", e);
+    }
+  }
+
+  /** A certificate as issued: its DER and the facts the controller stores, without re-parsing it. */
+  public record IssuedCertificate(org.bouncycastle.cert.X509CertificateHolder holder) {
+    public byte[] der() {
+      try {
+        return holder.getEncoded();
+      } catch (java.io.IOException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+
+    public String serialHex() {
+      return holder.getSerialNumber().toString(16);
+    }
+
+    public Instant notAfter() {
+      return holder.getNotAfter().toInstant();
+    }
+
+    public String sha256() {
+      return Fingerprints.sha256Hex(der());
+    }
+  }
+
+  /** {@link #signWorkerCertificate} without turning the result into a JDK certificate object (registration's hot path). */
+  public IssuedCertificate issueWorkerCertificate(PublicKey subjectKey, long nodeId, Duration validity) {
     Objects.requireNonNull(subjectKey, "subjectKey");
     if (validity == null || validity.isNegative() || validity.isZero()) {
       throw new IllegalArgumentException("validity must be positive: " + validity);
@@ -187,7 +219,11 @@ public final class WorkerCa {
     } catch (CertIOException e) {
       throw new IllegalStateException("cannot build worker certificate extensions", e);
     }
-    return sign(builder);
+    try {
+      return new IssuedCertificate(builder.build(WorkerKeys.signer(privateKey)));
+    } catch (RuntimeException e) {
+      throw new IllegalStateException("cannot sign worker certificate", e);
+    }
   }
 
   /**
@@ -301,18 +337,37 @@ public final class WorkerCa {
       notAfter = caNotAfter;
     }
     JcaX509ExtensionUtils ext = extensionUtils();
-    // Issuer taken from the CA certificate so its encoding matches byte for byte (path building).
-    X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(certificate, randomSerial(random),
-        Date.from(now.minus(CLOCK_SKEW)), Date.from(notAfter), subject, subjectKey);
+    // Issuer name and authority key id come from the CA certificate (encoding matches byte for
+    // byte, for path building); both are computed once, not per certificate.
+    X509v3CertificateBuilder builder = new X509v3CertificateBuilder(issuerName(), randomSerial(random),
+        Date.from(now.minus(CLOCK_SKEW)), Date.from(notAfter), subject,
+        org.bouncycastle.asn1.x509.SubjectPublicKeyInfo.getInstance(subjectKey.getEncoded()));
     try {
       builder.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
       builder.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature));
       builder.addExtension(Extension.subjectKeyIdentifier, false, ext.createSubjectKeyIdentifier(subjectKey));
-      builder.addExtension(Extension.authorityKeyIdentifier, false, ext.createAuthorityKeyIdentifier(certificate));
+      builder.addExtension(Extension.authorityKeyIdentifier, false, authorityKeyId());
     } catch (CertIOException | CertificateEncodingException e) {
       throw new IllegalStateException("cannot build certificate extensions", e);
     }
     return builder;
+  }
+
+  private volatile X500Name issuerName;
+  private volatile org.bouncycastle.asn1.x509.AuthorityKeyIdentifier authorityKeyId;
+
+  private X500Name issuerName() {
+    if (issuerName == null) {
+      issuerName = X500Name.getInstance(certificate.getSubjectX500Principal().getEncoded());
+    }
+    return issuerName;
+  }
+
+  private org.bouncycastle.asn1.x509.AuthorityKeyIdentifier authorityKeyId() throws CertificateEncodingException {
+    if (authorityKeyId == null) {
+      authorityKeyId = extensionUtils().createAuthorityKeyIdentifier(certificate);
+    }
+    return authorityKeyId;
   }
 
   private X509Certificate sign(X509v3CertificateBuilder builder) {
