@@ -2,7 +2,6 @@ package io.zlayer.worker.controller;
 
 import io.vertx.core.http.HttpConnection;
 import io.zlayer.worker.pki.Fingerprints;
-import io.zlayer.worker.pki.NodeIdentity;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
 import java.util.List;
@@ -25,13 +24,19 @@ public final class MtlsGate {
   /** Returns the node the connection's certificate proves, or throws UNAUTHENTICATED/PERMISSION_DENIED. */
   public NodeRecord authorize(HttpConnection connection, long claimedNodeId) {
     X509Certificate cert = clientCertificate(connection);
-    NodeIdentity identity = NodeIdentity.of(cert).orElseThrow(() -> ControlPlaneException.unauthenticated(
-        "client certificate carries no node identity"));
-    if (!identity.clusterId().equals(clusterId)) {
-      throw ControlPlaneException.unauthenticated("client certificate belongs to cluster " + identity.clusterId());
+    // Identify the certificate by its fingerprint against what this CA issued and stored: that
+    // proves it is ours without parsing it (the TLS layer keeps a parsed certificate per
+    // connection once anything reads its fields) and without a signature check per call.
+    String sha256;
+    try {
+      sha256 = Fingerprints.sha256Hex(cert.getEncoded());
+    } catch (java.security.cert.CertificateEncodingException e) {
+      throw ControlPlaneException.unauthenticated("client certificate cannot be read");
     }
-    NodeRecord node = nodes.get(identity.nodeId()).orElseThrow(() -> ControlPlaneException.unauthenticated(
-        "node " + identity.nodeId() + " is not registered"));
+    long owner = nodes.certificateOwner(sha256).orElseThrow(() -> ControlPlaneException.unauthenticated(
+        "client certificate was not issued to a node of cluster " + clusterId));
+    NodeRecord node = nodes.get(owner).orElseThrow(() -> ControlPlaneException.unauthenticated(
+        "node " + owner + " is not registered"));
     if (node.state() == NodeState.QUARANTINED) {
       throw ControlPlaneException.unauthenticated("certificate of node " + node.nodeId() + " has been revoked");
     }
@@ -39,22 +44,28 @@ public final class MtlsGate {
       throw ControlPlaneException.unauthenticated("node " + node.nodeId()
           + " has deregistered; join again with a new bootstrap token");
     }
-    // The fingerprint equals the one this CA issued and stored for the node: that proves the
-    // certificate is ours without a signature check per call (which would cost an ECDSA verify
-    // on the event loop for every stream a reconnecting fleet opens).
-    if (!Fingerprints.certificateSha256(cert).equals(node.certSha256())
-        && !Fingerprints.certificateSha256(cert).equals(node.previousCertSha256())) {
+    boolean current = sha256.equals(node.certSha256());
+    if (!current && !sha256.equals(node.previousCertSha256())) {
       throw ControlPlaneException.unauthenticated("client certificate is not node " + node.nodeId()
           + "'s current certificate (revoked or replaced)");
     }
-    try {
-      cert.checkValidity();
-    } catch (java.security.cert.CertificateException e) {
+    boolean expired;
+    if (current) {
+      expired = node.certNotAfter() > 0 && System.currentTimeMillis() / 1000 > node.certNotAfter();
+    } else {
+      try {
+        cert.checkValidity(); // the rare case: a certificate a rotation replaced
+        expired = false;
+      } catch (java.security.cert.CertificateException e) {
+        expired = true;
+      }
+    }
+    if (expired) {
       throw ControlPlaneException.unauthenticated("client certificate of node " + node.nodeId()
           + " has expired; the worker must renew it before expiry or join again");
     }
-    if (claimedNodeId != identity.nodeId()) {
-      throw ControlPlaneException.permissionDenied("certificate is node " + identity.nodeId()
+    if (claimedNodeId != owner) {
+      throw ControlPlaneException.permissionDenied("certificate is node " + owner
           + "'s; it may not act as node " + claimedNodeId);
     }
     return node;

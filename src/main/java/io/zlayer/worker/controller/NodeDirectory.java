@@ -56,6 +56,11 @@ public final class NodeDirectory {
     return certificates.containsKey(sha256);
   }
 
+  /** The node a certificate was issued to, by the certificate's fingerprint. */
+  public Optional<Long> certificateOwner(String sha256) {
+    return Optional.ofNullable(certificates.get(sha256));
+  }
+
   /** Records a write this controller committed. */
   public void cache(NodeRecord record) {
     nodes.put(record.nodeId(), record);

@@ -46,8 +46,9 @@ final class WorkerCertificateTrust extends X509ExtendedTrustManager {
       throw new CertificateException("no client certificate");
     }
     X509Certificate leaf = chain[0];
-    if (nodes.knowsCertificate(Fingerprints.certificateSha256(leaf))) {
-      leaf.checkValidity();
+    // Known by fingerprint: issued by us to a node. Expiry and revocation are the gate's to judge
+    // (from the stored record); reading the certificate's fields here would parse it for nothing.
+    if (nodes.knowsCertificate(Fingerprints.sha256Hex(leaf.getEncoded()))) {
       return;
     }
     if (!ca.issued(leaf)) {
