@@ -27,6 +27,6 @@ public record ControlPlane(
     NodeLifecycle lifecycle,
     NodeEventLog assignments,
     NodeEventLog commands,
-    PollHub polls,
+    PollHub<NodeEventLog.Entry> polls,
     Clock clock) {
 }

@@ -69,7 +69,7 @@ public final class ControllerNode {
             .onFailure(e -> store.close()))
         .compose(cp -> cp.assignments().currentRevision().map(revision -> {
           // Every assignment event wakes the node's held legacy poll, whichever event loop holds it.
-          cp.assignments().watchAll(revision, (nodeId, entry) -> cp.polls().event(nodeId, entry.revision()));
+          cp.assignments().watchAll(revision, (nodeId, entry) -> cp.polls().event(nodeId, entry.revision(), entry));
           return cp;
         }))
         .compose(cp -> {
@@ -90,7 +90,7 @@ public final class ControllerNode {
     return new ControlPlane(vertx, options, clusterId, store, ca, identity, adminToken, tokens, nodes,
         leases, registrar, new MtlsGate(clusterId, nodes), new NodeLifecycle(vertx, nodes, leases, clock),
         new NodeEventLog(store, "assignment-log"), new NodeEventLog(store, "command-log"),
-        new PollHub(LegacyApi.DEFAULT_MAX_HELD_POLLS), clock);
+        new PollHub<>(LegacyApi.DEFAULT_MAX_HELD_POLLS), clock);
   }
 
   /** The cluster's id: created once, by whichever controller first starts on the store. */

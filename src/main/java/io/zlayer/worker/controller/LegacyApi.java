@@ -28,7 +28,7 @@ final class LegacyApi {
 
   private final Vertx vertx;
   private final ControlPlane cp;
-  private final PollHub polls;
+  private final PollHub<NodeEventLog.Entry> polls;
 
   LegacyApi(Vertx vertx, ControlPlane cp) {
     this.vertx = vertx;
@@ -116,7 +116,7 @@ final class LegacyApi {
   }
 
   /** One held poll and how it ends. */
-  private final class HeldPoll implements PollHub.Waiter {
+  private final class HeldPoll implements PollHub.Waiter<NodeEventLog.Entry> {
     private final io.vertx.core.Context context = vertx.getOrCreateContext();
     private final RoutingContext rc;
     private final long nodeId;
@@ -138,8 +138,9 @@ final class LegacyApi {
     }
 
     @Override
-    public void wake() {
-      context.runOnContext(v -> finish(() -> answerOrHold(rc, nodeId, lastRevision, 0)));
+    public void wake(NodeEventLog.Entry event) {
+      // No store read: the waking event is the answer (see PollHub.Waiter#wake).
+      context.runOnContext(v -> finish(() -> answer(rc, List.of(event), event.revision())));
     }
 
     @Override

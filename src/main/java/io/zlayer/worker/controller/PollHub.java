@@ -10,14 +10,18 @@ import java.util.Map;
  * verticle instance (each on its own event loop), so its methods are synchronized; a waiter's
  * wake/supersede must only schedule work on the waiter's own event loop.
  */
-final class PollHub {
+final class PollHub<E> {
   /** A held poll. */
-  interface Waiter {
+  interface Waiter<E> {
     /** The revision the poll asked to see events after. */
     long lastRevision();
 
-    /** An event for the node arrived: answer with events. */
-    void wake();
+    /**
+     * An event for the node arrived: answer with it. It is the only event after the poll's
+     * revision: the poll was held because none existed, and {@link #hold} refuses to hold past
+     * one that raced it.
+     */
+    void wake(E event);
 
     /** A newer poll of the same node replaced this one: answer empty. */
     void supersede();
@@ -26,18 +30,18 @@ final class PollHub {
   enum Outcome { HELD, WAKE_NOW, OVER_CAPACITY }
 
   private final int capacity;
-  private final Map<Long, Waiter> held = new HashMap<>();
+  private final Map<Long, Waiter<E>> held = new HashMap<>();
   private final Map<Long, Long> latestEvent = new HashMap<>();
 
   PollHub(int capacity) {
     this.capacity = capacity;
   }
 
-  synchronized Outcome hold(long nodeId, Waiter waiter) {
+  synchronized Outcome hold(long nodeId, Waiter<E> waiter) {
     if (latestEvent.getOrDefault(nodeId, 0L) > waiter.lastRevision()) {
       return Outcome.WAKE_NOW; // an event landed between the poll's read and now
     }
-    Waiter older = held.get(nodeId);
+    Waiter<E> older = held.get(nodeId);
     if (older == null && held.size() >= capacity) {
       return Outcome.OVER_CAPACITY;
     }
@@ -49,15 +53,15 @@ final class PollHub {
   }
 
   /** The poll ended on its own (timeout, client gone). */
-  synchronized void release(long nodeId, Waiter waiter) {
+  synchronized void release(long nodeId, Waiter<E> waiter) {
     held.remove(nodeId, waiter);
   }
 
-  synchronized void event(long nodeId, long revision) {
+  synchronized void event(long nodeId, long revision, E event) {
     latestEvent.merge(nodeId, revision, Math::max);
-    Waiter waiter = held.remove(nodeId);
+    Waiter<E> waiter = held.remove(nodeId);
     if (waiter != null) {
-      waiter.wake();
+      waiter.wake(event);
     }
   }
 

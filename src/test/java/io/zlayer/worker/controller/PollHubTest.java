@@ -7,7 +7,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class PollHubTest {
-  static final class Probe implements PollHub.Waiter {
+  static final class Probe implements PollHub.Waiter<String> {
     final long last;
     final List<String> ends = new ArrayList<>();
 
@@ -19,8 +19,8 @@ class PollHubTest {
       return last;
     }
 
-    public void wake() {
-      ends.add("wake");
+    public void wake(String event) {
+      ends.add("wake " + event);
     }
 
     public void supersede() {
@@ -30,25 +30,25 @@ class PollHubTest {
 
   @Test
   void onePollPerNodeNewerAnswersOlderEmpty() {
-    PollHub hub = new PollHub(10);
+    PollHub<String> hub = new PollHub<>(10);
     Probe a = new Probe(5);
     Probe b = new Probe(5);
     assertEquals(PollHub.Outcome.HELD, hub.hold(1, a));
     assertEquals(PollHub.Outcome.HELD, hub.hold(1, b));
     assertEquals(List.of("supersede"), a.ends);
     assertEquals(1, hub.size());
-    hub.event(1, 6);
-    assertEquals(List.of("wake"), b.ends);
+    hub.event(1, 6, "e6");
+    assertEquals(List.of("wake e6"), b.ends);
     assertEquals(0, hub.size());
   }
 
   @Test
   void capacityIsGlobalAndAnEventThatRacedThePollWakesItNow() {
-    PollHub hub = new PollHub(2);
+    PollHub<String> hub = new PollHub<>(2);
     assertEquals(PollHub.Outcome.HELD, hub.hold(1, new Probe(0)));
     assertEquals(PollHub.Outcome.HELD, hub.hold(2, new Probe(0)));
     assertEquals(PollHub.Outcome.OVER_CAPACITY, hub.hold(3, new Probe(0)));
-    hub.event(4, 9);
+    hub.event(4, 9, "e9");
     assertEquals(PollHub.Outcome.WAKE_NOW, hub.hold(4, new Probe(8)));
     Probe released = new Probe(0);
     hub.release(1, released); // not the held one: no effect
