@@ -96,6 +96,10 @@ final class ControlPlaneGrpc {
     call.exceptionHandler(e -> watch.cancel());
     call.response().exceptionHandler(e -> watch.cancel());
     streams.track(nodeId, call.connection(), watch::cancel);
+    // A watch that cannot start must not leave the worker on a silent stream: end it, and the
+    // worker's session reconnects.
+    watch.started().onFailure(e -> GrpcReplies.fail(call.response(), new ControlPlaneException(
+        ControlPlaneException.Kind.UNAVAILABLE, "cannot read the event log; reconnect")));
   }
 
   private void reportStatus(GrpcServerRequest<StatusReport, StatusAck> call) {

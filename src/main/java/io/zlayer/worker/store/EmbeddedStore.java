@@ -241,7 +241,15 @@ public final class EmbeddedStore implements Store {
         w.deliver(events);
       }
       return null;
-    }).onFailure(e -> log.error("watch on prefix '{}' from revision {} could not start", prefix, afterRevision, e));
+    }).onComplete(ar -> {
+      if (ar.succeeded()) {
+        w.started.tryComplete();
+      } else {
+        log.error("watch on prefix '{}' from revision {} could not start", prefix, afterRevision, ar.cause());
+        w.cancel();
+        w.started.tryFail(ar.cause());
+      }
+    });
     return w;
   }
 

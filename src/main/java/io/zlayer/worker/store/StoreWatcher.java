@@ -16,6 +16,7 @@ final class StoreWatcher implements Watch {
   private final Handler<WatchEvent> handler;
   private final WatcherIndex registry;
   volatile boolean cancelled;
+  final io.vertx.core.Promise<Void> started = io.vertx.core.Promise.promise();
   /** Live events at or below this revision were covered by the replay; set on the store thread. */
   long floor;
 
@@ -44,6 +45,11 @@ final class StoreWatcher implements Watch {
         }
       }
     });
+  }
+
+  @Override
+  public io.vertx.core.Future<Void> started() {
+    return started.future();
   }
 
   @Override

@@ -159,4 +159,16 @@ class EmbeddedStoreWatchTest {
     return events.stream().map(e -> e.type() + " " + e.kv().key() + " " + e.kv().modRevision()).toList();
   }
 
+
+  @Test
+  void aWatchReportsWhetherItStarted() throws Exception {
+    Watch live = store.watch("w/", 0, e -> { });
+    await(live.started());
+    live.cancel();
+    await(store.close());
+    Watch dead = store.watch("w/", 0, e -> { });
+    org.junit.jupiter.api.Assertions.assertThrows(Throwable.class, () -> await(dead.started()));
+    org.junit.jupiter.api.Assertions.assertTrue(dead.started().failed(),
+        "a watch on a closed store fails to start instead of staying silent");
+  }
 }
