@@ -14,13 +14,14 @@ final class KeyedQueue<K> {
   private final Map<K, Future<?>> tails = new HashMap<>();
 
   <T> Future<T> run(K key, Supplier<Future<T>> work) {
+    io.vertx.core.Context caller = io.vertx.core.Vertx.currentContext();
     Promise<Void> done = Promise.promise();
     Future<?> previous;
     synchronized (tails) {
       previous = tails.getOrDefault(key, Future.succeededFuture());
       tails.put(key, done.future());
     }
-    return previous.transform(ar -> {
+    Future<T> result = previous.transform(ar -> {
       try {
         return work.get();
       } catch (RuntimeException e) {
@@ -32,5 +33,25 @@ final class KeyedQueue<K> {
         tails.remove(key, done.future());
       }
     });
+    return onCaller(caller, result);
+  }
+
+  /**
+   * Queued work resumes on whichever event loop finished the work before it; the caller's
+   * continuation (which may answer an HTTP or gRPC request) must run on the caller's own loop.
+   */
+  private static <T> Future<T> onCaller(io.vertx.core.Context caller, Future<T> result) {
+    if (caller == null) {
+      return result;
+    }
+    Promise<T> back = Promise.promise();
+    result.onComplete(ar -> {
+      if (io.vertx.core.Vertx.currentContext() == caller) {
+        back.handle(ar);
+      } else {
+        caller.runOnContext(v -> back.handle(ar));
+      }
+    });
+    return back.future();
   }
 }
