@@ -13,8 +13,6 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.PemTrustOptions;
 import io.zlayer.worker.bus.Addresses;
 import io.zlayer.worker.config.HostPort;
-import io.zlayer.worker.pki.BootstrapToken;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -58,12 +56,12 @@ public final class LegacySessionVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    servers = ctx.options().serverAddresses();
-    if (servers.isEmpty()) {
-      return Future.failedFuture("no servers configured: list at least one controller under 'servers'");
+    try {
+      servers = JoinPreflight.servers(ctx.options());
+    } catch (IllegalStateException e) {
+      return Future.failedFuture(e);
     }
     Path identityDir = ctx.options().identityDir();
-    Path tokenFile = ctx.options().tokenFile();
     vertx.eventBus().<JsonObject>consumer(Addresses.WORKER_SHUTDOWN, msg -> {
       // The legacy API has no deregistration: stop and, for a Shutdown command, exit.
       stopping = true;
@@ -86,10 +84,7 @@ public final class LegacySessionVerticle extends VerticleBase {
     });
     return vertx.executeBlocking(() -> {
       var loaded = LegacyIdentity.load(identityDir);
-      if (loaded.isEmpty() && !Files.isRegularFile(tokenFile)) {
-        throw new IllegalStateException("no bootstrap token and no identity: " + tokenFile + " does not exist and "
-            + identityDir + " holds no legacy identity. Mint a token with `bin/worker token create` and write it to " + tokenFile);
-      }
+      JoinPreflight.requireTokenUnless(loaded.isPresent(), ctx.options());
       return loaded.orElse(null);
     }).onSuccess(loaded -> {
       identity = loaded;
@@ -138,8 +133,7 @@ public final class LegacySessionVerticle extends VerticleBase {
   }
 
   private Future<LegacyIdentity> register(HostPort target) {
-    Path tokenFile = ctx.options().tokenFile();
-    return vertx.executeBlocking(() -> BootstrapToken.decode(Files.readString(tokenFile).trim()))
+    return vertx.executeBlocking(() -> JoinPreflight.readToken(ctx.options()))
         .compose(token -> CaPin.discover(vertx, target, token.caSha256()).compose(caPem -> {
           HttpClient once = client(caPem);
           var p = SystemProfile.profile(ctx.options().apiAddr(), ctx.labels());

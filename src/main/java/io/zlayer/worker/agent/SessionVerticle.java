@@ -55,9 +55,10 @@ public final class SessionVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    servers = ctx.options().serverAddresses();
-    if (servers.isEmpty()) {
-      return Future.failedFuture("no servers configured: list at least one controller under 'servers'");
+    try {
+      servers = JoinPreflight.servers(ctx.options());
+    } catch (IllegalStateException e) {
+      return Future.failedFuture(e);
     }
     vertx.eventBus().<JsonObject>consumer(Addresses.WORKER_SESSION_FAILED, this::streamFailed);
     vertx.eventBus().<JsonObject>consumer(Addresses.WORKER_SHUTDOWN, this::shutdown);
@@ -65,14 +66,9 @@ public final class SessionVerticle extends VerticleBase {
         .onSuccess(id -> msg.reply(new JsonObject().put("node_id", id.nodeId())))
         .onFailure(e -> msg.fail(500, describe(e))));
     Path identityDir = ctx.options().identityDir();
-    Path tokenFile = ctx.options().tokenFile();
     return vertx.executeBlocking(() -> {
       var loaded = Identity.load(identityDir);
-      if (loaded.isEmpty() && !Files.isRegularFile(tokenFile)) {
-        throw new IllegalStateException("no bootstrap token and no identity: " + tokenFile + " does not exist and "
-            + identityDir + " holds no identity. Mint a token on the controller with `bin/worker token create`"
-            + " and write it to " + tokenFile);
-      }
+      JoinPreflight.requireTokenUnless(loaded.isPresent(), ctx.options());
       return loaded.orElse(null);
     }).onSuccess(loaded -> {
       identity = loaded;
@@ -148,8 +144,7 @@ public final class SessionVerticle extends VerticleBase {
 
   /** Joins the cluster through {@code server}: pin its CA, send token + CSR, persist the identity. */
   private Future<Identity> register(HostPort server) {
-    Path tokenFile = ctx.options().tokenFile();
-    return vertx.executeBlocking(() -> BootstrapToken.decode(Files.readString(tokenFile).trim()))
+    return vertx.executeBlocking(() -> JoinPreflight.readToken(ctx.options()))
         .compose(token -> CaPin.discover(vertx, server, token.caSha256())
             .compose(caPem -> vertx.executeBlocking(() -> {
               KeyPair keys = WorkerKeys.generateP256();

@@ -4,6 +4,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.zlayer.worker.bus.Addresses;
+import io.zlayer.worker.bus.OperatorBridge;
 import io.zlayer.worker.config.ConfigLoader;
 import io.zlayer.worker.config.ControllerOptions;
 import io.zlayer.worker.config.Durations;
@@ -35,34 +36,39 @@ final class OperatorCommands {
     Path config;
 
     JsonObject call(String address, JsonObject body) throws Exception {
-      ControllerOptions options = load();
-      Path tokenFile = options.dataDir().resolve(ControllerNode.ADMIN_TOKEN_FILE);
-      if (!Files.isReadable(tokenFile)) {
-        throw new Cli.UsageException("cannot read the admin token " + tokenFile
-            + ": is the controller running with data_dir " + options.dataDir() + "?");
-      }
-      String adminToken = Files.readString(tokenFile).trim();
-      try (BridgeClient client = new BridgeClient("127.0.0.1", options.bridgePort(), adminToken)) {
-        return client.request(address, body);
+      ControllerOptions options = loadController(config);
+      try (OperatorBridge bridge = openBridge(options)) {
+        return bridge.request(address, body);
       } catch (java.net.ConnectException e) {
         throw new Cli.UsageException("cannot reach the controller's operator bridge on 127.0.0.1:"
             + options.bridgePort() + ": is the controller running?");
-      } catch (BridgeClient.RemoteException e) {
+      } catch (OperatorBridge.RefusedException e) {
         throw new Cli.UsageException("error: " + e.getMessage());
       }
     }
+  }
 
-    private ControllerOptions load() throws Exception {
-      Vertx vertx = Vertx.vertx();
-      try {
-        if (!Files.exists(config)) {
-          return ControllerOptions.fromJson(new JsonObject());
-        }
-        return Cli.await(ConfigLoader.loadController(vertx, config), Duration.ofSeconds(10));
-      } finally {
-        Cli.closeQuietly(vertx);
+  /** The controller config at {@code config}, or the defaults when there is no such file. */
+  static ControllerOptions loadController(Path config) throws Exception {
+    Vertx vertx = Vertx.vertx();
+    try {
+      if (!Files.exists(config)) {
+        return ControllerOptions.fromJson(new JsonObject());
       }
+      return Cli.await(ConfigLoader.loadController(vertx, config), Duration.ofSeconds(10));
+    } finally {
+      Cli.closeQuietly(vertx);
     }
+  }
+
+  /** A bridge client to the local controller, authenticated by its {@code <data_dir>/admin.token}. */
+  static OperatorBridge openBridge(ControllerOptions options) throws java.io.IOException {
+    Path tokenFile = options.dataDir().resolve(ControllerNode.ADMIN_TOKEN_FILE);
+    if (!Files.isReadable(tokenFile)) {
+      throw new Cli.UsageException("cannot read the admin token " + tokenFile
+          + ": is the controller running with data_dir " + options.dataDir() + "?");
+    }
+    return new OperatorBridge("127.0.0.1", options.bridgePort(), Files.readString(tokenFile).trim());
   }
 
   @Command(name = "token", description = "Bootstrap tokens.", subcommands = {Token.Create.class})

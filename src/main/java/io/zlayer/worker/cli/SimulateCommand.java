@@ -1,16 +1,12 @@
 package io.zlayer.worker.cli;
 
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
-import io.zlayer.worker.config.ConfigLoader;
 import io.zlayer.worker.config.ControllerOptions;
 import io.zlayer.worker.config.HostPort;
-import io.zlayer.worker.controller.ControllerNode;
-import io.zlayer.worker.sim.OperatorBridge;
+import io.zlayer.worker.bus.OperatorBridge;
 import io.zlayer.worker.sim.SimulationReport;
 import io.zlayer.worker.sim.Simulator;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -92,12 +88,7 @@ final class SimulateCommand implements Callable<Integer> {
     } catch (NumberFormatException e) {
       throw new Cli.UsageException("--ramp: not a number of registrations per second: " + ramp);
     }
-    ControllerOptions options = loadController();
-    Path tokenFile = options.dataDir().resolve(ControllerNode.ADMIN_TOKEN_FILE);
-    if (!Files.isReadable(tokenFile)) {
-      throw new Cli.UsageException("cannot read the admin token " + tokenFile
-          + ": is the controller running with data_dir " + options.dataDir() + "?");
-    }
+    ControllerOptions options = OperatorCommands.loadController(config);
     Duration timeout = dur("--connect-timeout", connectTimeout);
     Simulator.Settings d = Simulator.Settings.defaults(hosts, workers);
     Simulator.Settings settings = new Simulator.Settings(hosts, workers, rampPerSec, dur("--duration", duration),
@@ -107,7 +98,7 @@ final class SimulateCommand implements Callable<Integer> {
         eventLoops > 0 ? eventLoops : 2 * Runtime.getRuntime().availableProcessors(),
         dur("--progress-interval", progressInterval), System.err);
     SimulationReport report;
-    try (OperatorBridge bridge = new OperatorBridge("127.0.0.1", options.bridgePort(), Files.readString(tokenFile).trim())) {
+    try (OperatorBridge bridge = OperatorCommands.openBridge(options)) {
       report = new Simulator(settings, bridge::request).run();
     }
     PrintWriter out = spec.commandLine().getOut();
@@ -120,18 +111,6 @@ final class SimulateCommand implements Callable<Integer> {
     System.err.print(json ? report.summary() : "");
     boolean complete = report.registered() == workers && report.maxConnected() >= workers;
     return complete ? Cli.EXIT_OK : Cli.EXIT_FAILURE;
-  }
-
-  private ControllerOptions loadController() throws Exception {
-    Vertx vertx = Vertx.vertx();
-    try {
-      if (!Files.exists(config)) {
-        return ControllerOptions.fromJson(new JsonObject());
-      }
-      return Cli.await(ConfigLoader.loadController(vertx, config), Duration.ofSeconds(10));
-    } finally {
-      Cli.closeQuietly(vertx);
-    }
   }
 
   private static Duration dur(String option, String value) {

@@ -3,12 +3,9 @@ package io.zlayer.worker.it;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.zlayer.worker.bus.Addresses;
+import io.zlayer.worker.bus.OperatorBridge;
 import io.zlayer.worker.controller.ControllerNode;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -190,36 +187,12 @@ public final class Processes implements AutoCloseable {
 
   // ---- the operator bridge, spoken with a plain socket ----
 
-  /** One request over the controller's bridge: {@code {"type":"send",...}} -> the reply's body. */
+  /** One request over the controller's bridge (a fresh connection each time) -> the reply's body. */
   public static JsonObject bridge(ControllerConfig controller, String address, JsonObject body) throws IOException {
-    String adminToken = controller.adminToken();
-    try (Socket socket = new Socket()) {
-      socket.connect(new InetSocketAddress("127.0.0.1", controller.bridgePort), 2000);
-      socket.setSoTimeout(5000);
-      DataOutputStream out = new DataOutputStream(socket.getOutputStream());
-      DataInputStream in = new DataInputStream(socket.getInputStream());
-      String replyAddress = "e2e." + UUID.randomUUID();
-      byte[] frame = new JsonObject().put("type", "send").put("address", address).put("replyAddress", replyAddress)
-          .put("headers", new JsonObject().put(Addresses.ADMIN_TOKEN_HEADER, adminToken)).put("body", body)
-          .encode().getBytes(StandardCharsets.UTF_8);
-      out.writeInt(frame.length);
-      out.write(frame);
-      out.flush();
-      while (true) {
-        int length = in.readInt();
-        if (length < 0 || length > 16 * 1024 * 1024) {
-          throw new IOException("bad frame length " + length);
-        }
-        byte[] bytes = new byte[length];
-        in.readFully(bytes);
-        JsonObject reply = new JsonObject(new String(bytes, StandardCharsets.UTF_8));
-        if ("err".equals(reply.getString("type")) || reply.containsKey("failureCode")) {
-          throw new IOException("bridge refused " + address + ": " + reply.encode());
-        }
-        if ("message".equals(reply.getString("type")) && replyAddress.equals(reply.getString("address"))) {
-          return reply.getValue("body") instanceof JsonObject json ? json : new JsonObject();
-        }
-      }
+    try (OperatorBridge bridge = new OperatorBridge("127.0.0.1", controller.bridgePort, controller.adminToken())) {
+      return bridge.request(address, body);
+    } catch (OperatorBridge.RefusedException e) {
+      throw new IOException("bridge refused " + address + ": " + e.getMessage());
     }
   }
 

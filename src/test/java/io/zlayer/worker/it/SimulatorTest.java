@@ -7,7 +7,7 @@ import io.vertx.core.json.JsonObject;
 import io.zlayer.worker.config.ControllerOptions;
 import io.zlayer.worker.config.HostPort;
 import io.zlayer.worker.controller.ControllerNode;
-import io.zlayer.worker.sim.OperatorBridge;
+import io.zlayer.worker.bus.OperatorBridge;
 import io.zlayer.worker.sim.SimulationReport;
 import io.zlayer.worker.sim.Simulator;
 import java.nio.file.Files;

@@ -1,7 +1,6 @@
-package io.zlayer.worker.sim;
+package io.zlayer.worker.bus;
 
 import io.vertx.core.json.JsonObject;
-import io.zlayer.worker.bus.Addresses;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
@@ -12,11 +11,19 @@ import java.util.UUID;
 
 /**
  * A blocking client of the controller's operator bridge (4-byte length + JSON frames, admin token
- * in the headers) over one persistent socket; requests are serialized. Used by the simulator to
- * mint tokens and make assignments.
+ * in the headers) over one persistent socket; requests are serialized. The operator CLI, the
+ * simulator and the process tests use it; it never runs on an event loop.
  */
 public final class OperatorBridge implements AutoCloseable {
+  /** The controller (or the bridge) refused a request; the message says why. */
+  public static final class RefusedException extends RuntimeException {
+    public RefusedException(String message) {
+      super(message, null, false, false);
+    }
+  }
+
   private static final int TIMEOUT_MS = 30_000;
+  private static final int MAX_FRAME = 16 * 1024 * 1024;
   private final String host;
   private final int port;
   private final String adminToken;
@@ -48,7 +55,7 @@ public final class OperatorBridge implements AutoCloseable {
       in = new DataInputStream(socket.getInputStream());
       out = new DataOutputStream(socket.getOutputStream());
     }
-    String replyAddress = "sim." + UUID.randomUUID();
+    String replyAddress = "operator." + UUID.randomUUID();
     byte[] frame = new JsonObject().put("type", "send").put("address", address).put("replyAddress", replyAddress)
         .put("headers", new JsonObject().put(Addresses.ADMIN_TOKEN_HEADER, adminToken)).put("body", body)
         .encode().getBytes(StandardCharsets.UTF_8);
@@ -57,14 +64,16 @@ public final class OperatorBridge implements AutoCloseable {
     out.flush();
     while (true) {
       int length = in.readInt();
-      if (length < 0 || length > 16 * 1024 * 1024) {
+      if (length < 0 || length > MAX_FRAME) {
         throw new IOException("bad frame length " + length);
       }
       byte[] bytes = new byte[length];
       in.readFully(bytes);
       JsonObject reply = new JsonObject(new String(bytes, StandardCharsets.UTF_8));
       if ("err".equals(reply.getString("type")) || reply.containsKey("failureCode")) {
-        throw new IllegalStateException("bridge refused " + address + ": " + reply.getString("message", reply.encode()));
+        String message = reply.getString("message", reply.encode());
+        throw new RefusedException("access_denied".equals(message)
+            ? "the controller refused the request: wrong admin token (is this the controller's data_dir?)" : message);
       }
       if ("message".equals(reply.getString("type")) && replyAddress.equals(reply.getString("address"))) {
         return reply.getValue("body") instanceof JsonObject json ? json : new JsonObject();
