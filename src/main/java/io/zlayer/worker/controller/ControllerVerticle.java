@@ -25,6 +25,12 @@ public final class ControllerVerticle extends VerticleBase {
   private static final String GRPC_CONTENT_TYPE = "application/grpc";
   /** Streams per HTTP/2 connection: a gRPC worker needs 3, a legacy client may park many polls. */
   static final long MAX_CONCURRENT_STREAMS = 10_000;
+  /**
+   * HPACK dynamic table a client may fill on each connection (HTTP/2 default 4,096). A worker
+   * opens its three streams once per connection, so indexing its headers saves a few hundred
+   * bytes on the wire once, while the table stays allocated for the connection's life.
+   */
+  static final long HPACK_TABLE_BYTES = 0;
 
   private final ControlPlane cp;
   private HttpServer server;
@@ -47,7 +53,9 @@ public final class ControllerVerticle extends VerticleBase {
     legacy.mount(router);
     server = vertx.createHttpServer(serverOptions()).requestHandler(req -> {
       if (isGrpc(req)) {
+        StreamFootprint.apply(req);
         grpc.handle(req);
+        StreamFootprint.dropRequestHeaders(req);
       } else {
         router.handle(req);
       }
@@ -72,7 +80,9 @@ public final class ControllerVerticle extends VerticleBase {
         .setTrustOptions(io.vertx.core.net.TrustOptions.wrap(new WorkerCertificateTrust(cp.ca(), cp.nodes())))
         .setClientAuth(ClientAuth.REQUEST)
         .setSslEngineOptions(io.zlayer.worker.pki.TlsEngines.preferred())
-        .setInitialSettings(new io.vertx.core.http.Http2Settings().setMaxConcurrentStreams(MAX_CONCURRENT_STREAMS));
+        .setInitialSettings(new io.vertx.core.http.Http2Settings()
+            .setMaxConcurrentStreams(MAX_CONCURRENT_STREAMS)
+            .setHeaderTableSize(HPACK_TABLE_BYTES));
   }
 
   private Router routes() {
