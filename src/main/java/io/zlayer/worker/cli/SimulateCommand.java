@@ -52,6 +52,10 @@ final class SimulateCommand implements Callable<Integer> {
   String expectReconnect;
   @Option(names = "--connect-timeout", defaultValue = "0", description = "give up waiting for all to connect after this (default: max(120s, N/40 s))")
   String connectTimeout;
+  @Option(names = "--warmup", defaultValue = "0", paramLabel = "K",
+      description = "before the clock, run K throwaway workers through register, connect and deregister, "
+          + "so neither JVM compiles during the measured storm (default: ${DEFAULT-VALUE})")
+  int warmup;
   @Option(names = "--register-window", defaultValue = "256", description = "registrations in flight (default: ${DEFAULT-VALUE})")
   int registerWindow;
   @Option(names = "--connect-window", defaultValue = "64", description = "mTLS connection setups in flight (default: ${DEFAULT-VALUE})")
@@ -96,7 +100,7 @@ final class SimulateCommand implements Callable<Integer> {
         dur("--ingest-duration", ingestDuration), dur("--expect-reconnect", expectReconnect),
         timeout.isZero() ? d.connectTimeout() : timeout, registerWindow, connectWindow,
         eventLoops > 0 ? eventLoops : 2 * Runtime.getRuntime().availableProcessors(),
-        dur("--progress-interval", progressInterval), System.err);
+        dur("--progress-interval", progressInterval), System.err, warmup);
     SimulationReport report;
     try (OperatorBridge bridge = OperatorCommands.openBridge(options)) {
       report = new Simulator(settings, bridge::request).run();

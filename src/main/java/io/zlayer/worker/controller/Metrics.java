@@ -26,6 +26,13 @@ final class Metrics {
         .put("register_calls", cp.registrar().attempts())
         .put("heartbeats", cp.lifecycle().heartbeats())
         .put("heap_used_bytes", heap.getUsed())
-        .put("heap_committed_bytes", heap.getCommitted());
+        .put("heap_committed_bytes", heap.getCommitted())
+        .put("jit_compile_ms", jitMillis());
+  }
+
+  /** Total JIT compilation time so far (0 when the JVM does not report it). */
+  private static long jitMillis() {
+    var jit = ManagementFactory.getCompilationMXBean();
+    return jit != null && jit.isCompilationTimeMonitoringSupported() ? jit.getTotalCompilationTime() : 0;
   }
 }

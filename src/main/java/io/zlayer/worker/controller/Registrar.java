@@ -38,6 +38,11 @@ public final class Registrar {
   private final Duration certValidity;
   private final Clock clock;
   private final KeyedQueue<String> tokenCommits = new KeyedQueue<>();
+  /**
+   * Registration crypto runs on one thread per core, not on the shared worker pool: in a storm
+   * twenty threads time-slicing two cores only add switches, and the event loops wait behind them.
+   */
+  private final io.vertx.core.WorkerExecutor crypto;
   private final java.util.concurrent.atomic.AtomicLong attempts = new java.util.concurrent.atomic.AtomicLong();
 
   public Registrar(Vertx vertx, Store store, TokenService tokens, WorkerCa ca, NodeDirectory nodes,
@@ -50,6 +55,8 @@ public final class Registrar {
     this.leases = leases;
     this.certValidity = certValidity;
     this.clock = clock;
+    this.crypto = vertx.createSharedWorkerExecutor("zlayer-registration-crypto",
+        Math.max(1, Runtime.getRuntime().availableProcessors()));
   }
 
   /** What a worker asks for: csrDer is null for legacy HTTP workers, which get no certificate. */
@@ -75,20 +82,30 @@ public final class Registrar {
       return Future.failedFuture(e);
     }
     return tokens.check(application.bootstrapToken())
-        .compose(redemption -> verifyCsr(application.csrDer())
-            .compose(key -> commit(application, redemption, key, application.desiredNodeId(), 1)));
+        .compose(redemption -> {
+          long nodeId = nodes.proposeId(application.desiredNodeId());
+          return verifyAndSign(application.csrDer(), nodeId)
+              .compose(signed -> commit(application, redemption, signed, nodeId, 1));
+        });
   }
 
-  private Future<PublicKey> verifyCsr(byte[] csrDer) {
+  /** The CSR's key and a certificate for it; both null for legacy workers (no CSR). */
+  private record Signed(PublicKey key, WorkerCa.IssuedCertificate certificate) {
+  }
+
+  /** CSR check and certificate signature in one trip to a worker thread (the crypto of a registration). */
+  private Future<Signed> verifyAndSign(byte[] csrDer, long nodeId) {
     if (csrDer == null) {
-      return Future.succeededFuture(null);
+      return Future.succeededFuture(new Signed(null, null));
     }
-    return vertx.executeBlocking(() -> {
+    return crypto.executeBlocking(() -> {
+      PublicKey key;
       try {
-        return CsrVerifier.verify(csrDer);
+        key = CsrVerifier.verify(csrDer);
       } catch (InvalidCsrException e) {
         throw ControlPlaneException.invalidArgument(e.getMessage());
       }
+      return new Signed(key, ca.issueWorkerCertificate(key, nodeId, certValidity));
     }, false);
   }
 
@@ -98,10 +115,9 @@ public final class Registrar {
    * for many uses would otherwise make concurrent registrations collide on its record).
    */
   private Future<Admission> commit(Application application, TokenService.Redemption checked,
-                                   PublicKey key, long desired, int attempt) {
-    long nodeId = nodes.proposeId(desired);
-    String internalToken = key == null ? InternalTokens.mint() : null;
-    return sign(key, nodeId).compose(cert -> {
+                                   Signed signed, long nodeId, int attempt) {
+    String internalToken = signed.key() == null ? InternalTokens.mint() : null;
+    return Future.succeededFuture(signed.certificate()).compose(cert -> {
       NodeRecord node = newRecord(nodeId, application, cert, internalToken);
       return tokenCommits.run(checked.tokenId(), () -> tokens.check(application.bootstrapToken())
           .compose(fresh -> store.txn(
@@ -118,15 +134,16 @@ public final class Registrar {
         return Future.failedFuture(new ControlPlaneException(ControlPlaneException.Kind.UNAVAILABLE,
             "registration kept colliding with other registrations; try again"));
       }
-      return commit(application, checked, key, 0, attempt + 1);
+      long next = nodes.proposeId(0);
+      return sign(signed.key(), next).compose(again -> commit(application, checked, again, next, attempt + 1));
     });
   }
 
-  private Future<WorkerCa.IssuedCertificate> sign(PublicKey key, long nodeId) {
+  private Future<Signed> sign(PublicKey key, long nodeId) {
     if (key == null) {
-      return Future.succeededFuture(null);
+      return Future.succeededFuture(new Signed(null, null));
     }
-    return vertx.executeBlocking(() -> ca.issueWorkerCertificate(key, nodeId, certValidity), false);
+    return crypto.executeBlocking(() -> new Signed(key, ca.issueWorkerCertificate(key, nodeId, certValidity)), false);
   }
 
   private NodeRecord newRecord(long nodeId, Application application, WorkerCa.IssuedCertificate cert,

@@ -19,6 +19,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Date;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.time.temporal.ChronoUnit;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
@@ -153,7 +156,7 @@ public final class WorkerCa {
     }
     KeyPair keyPair = WorkerKeys.generateP256();
     Instant now = Instant.now();
-    X509v3CertificateBuilder builder = leafBuilder(keyPair.getPublic(), cn(SERVER_COMMON_NAME), now, SERVER_VALIDITY);
+    X509v3CertificateBuilder builder = leafBuilder(keyPair.getPublic(), cn(SERVER_COMMON_NAME), now, leafNotAfter(now, SERVER_VALIDITY));
     try {
       builder.addExtension(Extension.subjectAlternativeName, false,
           new GeneralNames(sans.toArray(GeneralName[]::new)));
@@ -180,11 +183,16 @@ public final class WorkerCa {
     }
   }
 
-  /** A certificate as issued: its DER and the facts the controller stores, without re-parsing it. */
-  public record IssuedCertificate(org.bouncycastle.cert.X509CertificateHolder holder) {
-    public byte[] der() {
+  /**
+   * A certificate as issued: its DER and the facts the controller stores, computed once at issue
+   * (nothing is parsed back from the encoding).
+   */
+  public record IssuedCertificate(org.bouncycastle.cert.X509CertificateHolder holder, byte[] der, Instant notAfter,
+                                  String sha256) {
+    static IssuedCertificate of(org.bouncycastle.cert.X509CertificateHolder holder, Instant notAfter) {
       try {
-        return holder.getEncoded();
+        byte[] der = holder.getEncoded();
+        return new IssuedCertificate(holder, der, notAfter, Fingerprints.sha256Hex(der));
       } catch (java.io.IOException e) {
         throw new IllegalStateException(e);
       }
@@ -192,14 +200,6 @@ public final class WorkerCa {
 
     public String serialHex() {
       return holder.getSerialNumber().toString(16);
-    }
-
-    public Instant notAfter() {
-      return holder.getNotAfter().toInstant();
-    }
-
-    public String sha256() {
-      return Fingerprints.sha256Hex(der());
     }
   }
 
@@ -210,8 +210,9 @@ public final class WorkerCa {
       throw new IllegalArgumentException("validity must be positive: " + validity);
     }
     NodeIdentity identity = new NodeIdentity(clusterId, nodeId);
-    X509v3CertificateBuilder builder =
-        leafBuilder(subjectKey, cn(NodeIdentity.commonName(nodeId)), Instant.now(), validity);
+    Instant now = Instant.now();
+    Instant notAfter = leafNotAfter(now, validity);
+    X509v3CertificateBuilder builder = leafBuilder(subjectKey, cn(NodeIdentity.commonName(nodeId)), now, notAfter);
     try {
       builder.addExtension(Extension.subjectAlternativeName, false,
           new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, identity.uri().toString())));
@@ -220,7 +221,7 @@ public final class WorkerCa {
       throw new IllegalStateException("cannot build worker certificate extensions", e);
     }
     try {
-      return new IssuedCertificate(builder.build(WorkerKeys.signer(privateKey)));
+      return IssuedCertificate.of(builder.build(WorkerKeys.signer(privateKey)), notAfter.truncatedTo(ChronoUnit.SECONDS));
     } catch (RuntimeException e) {
       throw new IllegalStateException("cannot sign worker certificate", e);
     }
@@ -330,17 +331,18 @@ public final class WorkerCa {
   }
 
   /** Common leaf fields: random serial, backdated notBefore, digitalSignature, CA:false, SKI and AKI. */
-  private X509v3CertificateBuilder leafBuilder(PublicKey subjectKey, X500Name subject, Instant now, Duration validity) {
+  private Instant leafNotAfter(Instant now, Duration validity) {
     Instant notAfter = now.plus(validity);
     Instant caNotAfter = certificate.getNotAfter().toInstant();
-    if (notAfter.isAfter(caNotAfter)) {
-      notAfter = caNotAfter;
-    }
+    return notAfter.isAfter(caNotAfter) ? caNotAfter : notAfter;
+  }
+
+  private X509v3CertificateBuilder leafBuilder(PublicKey subjectKey, X500Name subject, Instant now, Instant notAfter) {
     JcaX509ExtensionUtils ext = extensionUtils();
     // Issuer name and authority key id come from the CA certificate (encoding matches byte for
     // byte, for path building); both are computed once, not per certificate.
     X509v3CertificateBuilder builder = new X509v3CertificateBuilder(issuerName(), randomSerial(random),
-        Date.from(now.minus(CLOCK_SKEW)), Date.from(notAfter), subject,
+        x509Time(now.minus(CLOCK_SKEW)), x509Time(notAfter), subject,
         org.bouncycastle.asn1.x509.SubjectPublicKeyInfo.getInstance(subjectKey.getEncoded()));
     try {
       builder.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
@@ -351,6 +353,23 @@ public final class WorkerCa {
       throw new IllegalStateException("cannot build certificate extensions", e);
     }
     return builder;
+  }
+
+  /** RFC 5280 time: UTCTime through 2049, GeneralizedTime after. */
+  private static final DateTimeFormatter UTC_TIME = DateTimeFormatter.ofPattern("yyMMddHHmmss'Z'").withZone(ZoneOffset.UTC);
+  private static final DateTimeFormatter GENERALIZED_TIME =
+      DateTimeFormatter.ofPattern("yyyyMMddHHmmss'Z'").withZone(ZoneOffset.UTC);
+  private static final Instant UTC_TIME_END = Instant.parse("2050-01-01T00:00:00Z");
+
+  /**
+   * BouncyCastle's {@code Time(Date)} builds a {@code SimpleDateFormat} for every value, and one
+   * registration needed four of them (two to encode, two to parse back): a measurable share of
+   * the registration path, so the encoding is done here with a shared formatter.
+   */
+  static org.bouncycastle.asn1.x509.Time x509Time(Instant t) {
+    return t.isBefore(UTC_TIME_END)
+        ? new org.bouncycastle.asn1.x509.Time(new org.bouncycastle.asn1.DERUTCTime(UTC_TIME.format(t)))
+        : new org.bouncycastle.asn1.x509.Time(new org.bouncycastle.asn1.DERGeneralizedTime(GENERALIZED_TIME.format(t)));
   }
 
   private volatile X500Name issuerName;

@@ -17,6 +17,7 @@ import io.zlayer.worker.pki.Pem;
 import io.zlayer.worker.proto.AssignmentEvent;
 import io.zlayer.worker.proto.ClusterControlPlaneGrpcClient;
 import io.zlayer.worker.proto.CommandEvent;
+import io.zlayer.worker.proto.DeregisterRequest;
 import io.zlayer.worker.proto.RegisterRequest;
 import io.zlayer.worker.proto.StatusAck;
 import io.zlayer.worker.proto.StatusReport;
@@ -55,6 +56,7 @@ final class SimWorker {
   private final Backoff backoff = new Backoff();
   private long nodeId;
   private Identity identity;
+  private byte[] certDer;
   private ControllerChannel channel;
   private int serverIndex;
   private long epoch;
@@ -82,6 +84,10 @@ final class SimWorker {
 
   Context context() {
     return context;
+  }
+
+  Simulator.Fleet fleet() {
+    return fleet;
   }
 
   long nodeId() {
@@ -116,16 +122,11 @@ final class SimWorker {
         return;
       }
       var response = ar.result();
-      try {
-        String certPem = Pem.encode(Pem.CERTIFICATE, response.getSignedCertDer().toByteArray());
-        identity = Identity.of(certPem, keyPem, fleet.caPem);
-        nodeId = response.getNodeId();
-        ttlSecs = Math.max(1, response.getHeartbeatTtlSecs());
-      } catch (RuntimeException e) {
-        fleet.otherErrors.increment();
-        fleet.noteError("register response", e);
-        return;
-      }
+      // The certificate is parsed when the worker connects, not here: a real worker does that on
+      // its own machine, and in the storm it would take CPU from the controller being measured.
+      certDer = response.getSignedCertDer().toByteArray();
+      nodeId = response.getNodeId();
+      ttlSecs = Math.max(1, response.getHeartbeatTtlSecs());
       fleet.registered(this);
       if (!fleet.holdConnects) {
         connect();
@@ -135,7 +136,7 @@ final class SimWorker {
 
   /** Connects a worker that registered while connects were held (runs on the worker's context). */
   void connectAfterRegistration() {
-    if (identity != null && !stopped) {
+    if (certDer != null && !stopped) {
       connect();
     }
   }
@@ -143,6 +144,15 @@ final class SimWorker {
   private void connect() {
     if (stopped) {
       return;
+    }
+    if (identity == null) {
+      try {
+        identity = Identity.of(Pem.encode(Pem.CERTIFICATE, certDer), keyPem, fleet.caPem);
+      } catch (RuntimeException e) {
+        fleet.otherErrors.increment();
+        fleet.noteError("register response", e);
+        return;
+      }
     }
     if (!fleet.connectPermits.tryAcquire()) {
       // Too many connection setups in flight: try again shortly (bounded by the connect window).
@@ -359,6 +369,24 @@ final class SimWorker {
       channel.close();
       channel = null;
     }
+  }
+
+  /**
+   * Deregisters over its mTLS channel, then stops: the node ends {@code deregistered}, not
+   * unreachable (the warm-up's throwaway workers leave nothing to sweep). Call it on the
+   * worker's context.
+   */
+  Future<Void> deregister() {
+    ControllerChannel c = channel;
+    if (c == null || !connected) {
+      return stop().compose(v -> Future.failedFuture(new IllegalStateException("not connected")));
+    }
+    stopped = true; // the controller ends the streams: no reconnect
+    epoch++;
+    return c.unary(ClusterControlPlaneGrpcClient.Deregister, DeregisterRequest.newBuilder().setNodeId(nodeId)
+            .setReason("simulator warm-up").build())
+        .transform(ar -> stop().compose(v -> ar.succeeded() ? Future.<Void>succeededFuture()
+            : Future.<Void>failedFuture(ar.cause())));
   }
 
   /** Stops without deregistering (the node stays registered, like a worker that was killed). */

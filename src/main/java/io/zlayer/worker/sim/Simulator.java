@@ -55,11 +55,11 @@ public final class Simulator {
                          double legacyFraction, int assignments, Duration reportInterval,
                          Duration ingestInterval, Duration ingestDuration, Duration expectReconnect,
                          Duration connectTimeout, int registerWindow, int connectWindow, int eventLoops,
-                         Duration progressInterval, PrintStream progress) {
+                         Duration progressInterval, PrintStream progress, int warmup) {
     public static Settings defaults(List<HostPort> servers, int workers) {
       return new Settings(servers, workers, 0, Duration.ofSeconds(30), 0, 0, Duration.ZERO, Duration.ZERO,
           Duration.ZERO, Duration.ZERO, Duration.ofSeconds(Math.max(120, workers / 40)), 256, 64,
-          Math.max(2, Runtime.getRuntime().availableProcessors()), Duration.ofSeconds(5), System.err);
+          Math.max(2, Runtime.getRuntime().availableProcessors()), Duration.ofSeconds(5), System.err, 0);
     }
   }
 
@@ -197,7 +197,7 @@ public final class Simulator {
   }
 
   /** One per event loop: owns a shared plain-TLS channel for Register and runs its workers. */
-  private static final class FleetVerticle extends VerticleBase {
+  static final class FleetVerticle extends VerticleBase {
     private final Fleet fleet;
     private final HostPort server;
     ControllerChannel registerChannel;
@@ -258,8 +258,10 @@ public final class Simulator {
 
       // Keys and CSRs before the clock: on a real fleet every worker makes its own.
       long k0 = System.nanoTime();
-      String[] keyPems = new String[grpcN];
-      byte[][] csrs = new byte[grpcN][];
+      int warmN = Math.max(0, s.warmup());
+      int keyN = grpcN + warmN;
+      String[] keyPems = new String[keyN];
+      byte[][] csrs = new byte[keyN][];
       int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
       ExecutorService pool = Executors.newFixedThreadPool(threads);
       try {
@@ -267,7 +269,7 @@ public final class Simulator {
         for (int t = 0; t < threads; t++) {
           int lane = t;
           jobs.add(pool.submit(() -> {
-            for (int i = lane; i < grpcN; i += threads) {
+            for (int i = lane; i < keyN; i += threads) {
               KeyPair keys = WorkerKeys.generateP256();
               keyPems[i] = Pem.privateKeyToPem(keys.getPrivate());
               csrs[i] = WorkerKeys.createCsr(keys, "zlayer-sim-" + i);
@@ -295,6 +297,12 @@ public final class Simulator {
       }
       for (int i = 0; i < legacyN; i++) {
         legacyWorkers.add(new LegacySimWorker(fleet, i, loops.get(i % loops.size()).ctx, this));
+      }
+      if (warmN > 0) {
+        phase = "warm-up";
+        new WarmUp(fleet, loops, this, s.connectWindow(), s.progress(), this::fetchMetrics).run(
+            java.util.Arrays.copyOfRange(keyPems, grpcN, keyN), java.util.Arrays.copyOfRange(csrs, grpcN, keyN),
+            s.registerWindow(), Duration.ofSeconds(Math.max(60, warmN / 20)));
       }
       long metricsTimer = vertx.setPeriodic(1000, id -> pollMetrics());
 
@@ -474,7 +482,7 @@ public final class Simulator {
 
   void retry(SimWorker worker) {
     FleetVerticle fv = loops.get(worker.index % loops.size());
-    if (fleet.registerPermits.tryAcquire()) {
+    if (worker.fleet().registerPermits.tryAcquire()) {
       worker.start(fv.registerChannel);
     } else {
       vertx.setTimer(50, t -> retry(worker));

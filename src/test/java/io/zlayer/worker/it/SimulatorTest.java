@@ -25,6 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class SimulatorTest {
   private static final int WORKERS = 300;
+  private static final int WARMUP = 20;
   private static final int ASSIGNMENTS = 60;
 
   @Test
@@ -38,7 +39,7 @@ class SimulatorTest {
       Simulator.Settings d = Simulator.Settings.defaults(List.of(new HostPort("127.0.0.1", node.port())), WORKERS);
       Simulator.Settings settings = new Simulator.Settings(d.servers(), WORKERS, 0, Duration.ofSeconds(1), 0,
           ASSIGNMENTS, Duration.ZERO, Duration.ZERO, Duration.ZERO, Duration.ZERO, Duration.ofSeconds(60),
-          d.registerWindow(), d.connectWindow(), 2, Duration.ofSeconds(5), System.out);
+          d.registerWindow(), d.connectWindow(), 2, Duration.ofSeconds(5), System.out, WARMUP);
       SimulationReport report;
       try (OperatorBridge bridge = new OperatorBridge("127.0.0.1", options.bridgePort(), adminToken)) {
         report = new Simulator(settings, bridge::request).run();
@@ -50,6 +51,9 @@ class SimulatorTest {
       assertEquals(ASSIGNMENTS, report.assignmentsDelivered(), "assignments delivered");
       assertEquals(0, report.errors(), "errors: " + report.toJson().encode());
       assertEquals(WORKERS, node.controlPlane().leases().size(), "live leases on the controller");
+      assertEquals(WARMUP, node.controlPlane().nodes().all().stream()
+          .filter(r -> r.state() == io.zlayer.worker.controller.NodeState.DEREGISTERED).count(),
+          "the warm-up's throwaway workers end deregistered");
     } finally {
       TestCluster.await(node.stop(), Duration.ofSeconds(30));
       TestCluster.await(vertx.close(), Duration.ofSeconds(30));
