@@ -14,7 +14,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The crypto a registration cannot avoid, at full speed: one CSR signature check
- * ({@link CsrVerifier#verify}) plus one certificate signature ({@link WorkerCa#signWorkerCertificate}),
+ * ({@link CsrVerifier#verify}) plus one certificate signature ({@link WorkerCa#issueWorkerCertificate}),
  * EC P-256 with BouncyCastle as the controller uses them, on {@code threads} threads for
  * {@code seconds}. CSRs (fresh keys) are made before the clock. Prints one line and, with
  * {@code --json}, a JSON object. Usage: {@code CryptoBaseline [threads=2] [seconds=5] [--json]}.
@@ -63,7 +63,7 @@ public final class CryptoBaseline {
         while (System.nanoTime() < end) {
           try {
             PublicKey key = CsrVerifier.verify(csrs.get(i % csrs.size()));
-            ca.signWorkerCertificate(key, id, Duration.ofDays(30));
+            ca.issueWorkerCertificate(key, id, Duration.ofDays(30)); // as the controller issues them
           } catch (Exception e) {
             throw new IllegalStateException(e);
           }

@@ -26,6 +26,8 @@ final class WarmUp {
 
   private static final Duration JIT_QUIET_MAX = Duration.ofSeconds(30);
   private static final long JIT_QUIET_MS_PER_SEC = 50;
+  /** Consecutive quiet seconds: a single long compilation only counts once it ends. */
+  private static final int JIT_QUIET_SECONDS = 3;
 
   private final Supplier<Future<JsonObject>> controllerMetrics;
 
@@ -89,7 +91,8 @@ final class WarmUp {
 
   /**
    * Waits (at most {@link #JIT_QUIET_MAX}) until neither this JVM nor the controller spent more
-   * than {@link #JIT_QUIET_MS_PER_SEC} compiling in the last second: the compilers work through
+   * than {@link #JIT_QUIET_MS_PER_SEC} a second compiling, {@link #JIT_QUIET_SECONDS} seconds in a
+   * row: the compilers work through
    * their queue well after the code first ran. Returns the seconds waited.
    */
   private static double awaitQuietJit(Supplier<Future<JsonObject>> controllerMetrics) throws InterruptedException {
@@ -97,16 +100,15 @@ final class WarmUp {
     long t0 = System.nanoTime();
     long lastLocal = local.getTotalCompilationTime();
     long lastRemote = remoteJit(controllerMetrics);
-    while (System.nanoTime() - t0 < JIT_QUIET_MAX.toNanos()) {
+    int quietSeconds = 0;
+    while (quietSeconds < JIT_QUIET_SECONDS && System.nanoTime() - t0 < JIT_QUIET_MAX.toNanos()) {
       Thread.sleep(1000); // sampling period of the compilers' activity
       long nowLocal = local.getTotalCompilationTime();
       long nowRemote = remoteJit(controllerMetrics);
       boolean quiet = nowLocal - lastLocal < JIT_QUIET_MS_PER_SEC && nowRemote - lastRemote < JIT_QUIET_MS_PER_SEC;
+      quietSeconds = quiet ? quietSeconds + 1 : 0;
       lastLocal = nowLocal;
       lastRemote = nowRemote;
-      if (quiet) {
-        break;
-      }
     }
     return (System.nanoTime() - t0) / 1e9;
   }
