@@ -37,11 +37,16 @@ public final class Addresses {
   public static final String OPERATOR_PUSH_CONFIG = "zlayer.operator.push-config";
   /** {@code {node_id}} -> {@code {node_id, state: "quarantined"}}. */
   public static final String OPERATOR_REVOKE = "zlayer.operator.revoke";
+  /**
+   * {@code {node_id, reason?}} -> {@code {node_id, state: "deregistered"}}: removes a node that
+   * will not come back (its lease is dropped and its streams cut; joining again needs a token).
+   */
+  public static final String OPERATOR_DEREGISTER = "zlayer.operator.deregister";
 
   /** Every operator address: the only inbound addresses the controller's bridge permits. */
   public static final List<String> OPERATOR_ADDRESSES = List.of(
       OPERATOR_TOKEN_CREATE, OPERATOR_NODES_LIST, OPERATOR_ASSIGN, OPERATOR_UNASSIGN,
-      OPERATOR_DRAIN, OPERATOR_SHUTDOWN, OPERATOR_PUSH_CONFIG, OPERATOR_REVOKE);
+      OPERATOR_DRAIN, OPERATOR_SHUTDOWN, OPERATOR_PUSH_CONFIG, OPERATOR_REVOKE, OPERATOR_DEREGISTER);
 
   // ---- controller: events (publish) ----
 

@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
         OperatorCommands.Shutdown.class,
         OperatorCommands.PushConfig.class,
         OperatorCommands.Revoke.class,
+        OperatorCommands.Deregister.class,
         SimulateCommand.class,
     })
 public final class Main {

@@ -258,6 +258,28 @@ final class OperatorCommands {
     }
   }
 
+  @Command(name = "deregister", mixinStandardHelpOptions = true,
+      description = "Remove a node that will not come back (e.g. unreachable for good): it is marked "
+          + "deregistered, its lease dropped and its streams cut. Joining again needs a new token.")
+  static final class Deregister implements Callable<Integer> {
+    @Mixin
+    Target target;
+    @Parameters(index = "0", paramLabel = "NODE")
+    long node;
+    @Option(names = "--reason", defaultValue = "operator request", description = "recorded as the state's cause")
+    String reason;
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+      JsonObject reply = target.call(Addresses.OPERATOR_DEREGISTER,
+          new JsonObject().put("node_id", node).put("reason", reason));
+      spec.commandLine().getOut().println("node " + node + " is " + reply.getString("state"));
+      return Cli.EXIT_OK;
+    }
+  }
+
   static Duration duration(String option, String value) {
     try {
       return Durations.parse(option, value);

@@ -61,7 +61,22 @@ public final class OperatorVerticle extends VerticleBase {
         .map(cmd -> new JsonObject().put("command_id", cmd)));
     consume(Addresses.OPERATOR_REVOKE, body -> cp.lifecycle().revoke(nodeId(body))
         .map(n -> new JsonObject().put("node_id", n.nodeId()).put("state", n.state().wire())));
+    consume(Addresses.OPERATOR_DEREGISTER, this::deregister);
     return startBridge();
+  }
+
+  /** Removes a node for good, whatever its state, unless it already left or was revoked. */
+  private Future<JsonObject> deregister(JsonObject body) {
+    long id = nodeId(body);
+    NodeRecord node = cp.nodes().get(id).orElseThrow(() ->
+        ControlPlaneException.notFound("node " + id + " is not registered"));
+    if (node.state() == NodeState.DEREGISTERED || node.state() == NodeState.QUARANTINED) {
+      throw ControlPlaneException.failedPrecondition("node " + id + " is already " + node.state().wire());
+    }
+    String reason = body.getString("reason", "operator request");
+    return cp.lifecycle().deregister(id, reason)
+        .onSuccess(n -> cp.lifecycle().streams().cut(id))
+        .map(n -> new JsonObject().put("node_id", n.nodeId()).put("state", n.state().wire()));
   }
 
   private Future<?> startBridge() {

@@ -17,7 +17,6 @@ import io.zlayer.worker.pki.Pem;
 import io.zlayer.worker.proto.AssignmentEvent;
 import io.zlayer.worker.proto.ClusterControlPlaneGrpcClient;
 import io.zlayer.worker.proto.CommandEvent;
-import io.zlayer.worker.proto.DeregisterRequest;
 import io.zlayer.worker.proto.RegisterRequest;
 import io.zlayer.worker.proto.StatusAck;
 import io.zlayer.worker.proto.StatusReport;
@@ -369,24 +368,6 @@ final class SimWorker {
       channel.close();
       channel = null;
     }
-  }
-
-  /**
-   * Deregisters over its mTLS channel, then stops: the node ends {@code deregistered}, not
-   * unreachable (the warm-up's throwaway workers leave nothing to sweep). Call it on the
-   * worker's context.
-   */
-  Future<Void> deregister() {
-    ControllerChannel c = channel;
-    if (c == null || !connected) {
-      return stop().compose(v -> Future.failedFuture(new IllegalStateException("not connected")));
-    }
-    stopped = true; // the controller ends the streams: no reconnect
-    epoch++;
-    return c.unary(ClusterControlPlaneGrpcClient.Deregister, DeregisterRequest.newBuilder().setNodeId(nodeId)
-            .setReason("simulator warm-up").build())
-        .transform(ar -> stop().compose(v -> ar.succeeded() ? Future.<Void>succeededFuture()
-            : Future.<Void>failedFuture(ar.cause())));
   }
 
   /** Stops without deregistering (the node stays registered, like a worker that was killed). */

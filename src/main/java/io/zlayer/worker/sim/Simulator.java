@@ -300,9 +300,9 @@ public final class Simulator {
       }
       if (warmN > 0) {
         phase = "warm-up";
-        new WarmUp(fleet, loops, this, s.connectWindow(), s.progress(), this::fetchMetrics).run(
+        new WarmUp(fleet, loops, this, operator, s.progress(), this::fetchMetrics).run(
             java.util.Arrays.copyOfRange(keyPems, grpcN, keyN), java.util.Arrays.copyOfRange(csrs, grpcN, keyN),
-            s.registerWindow(), Duration.ofSeconds(Math.max(60, warmN / 20)));
+            s.registerWindow(), Duration.ofSeconds(Math.max(60, warmN / 50)));
       }
       long metricsTimer = vertx.setPeriodic(1000, id -> pollMetrics());
 
@@ -325,9 +325,7 @@ public final class Simulator {
         }
         progressMaybe();
         if (i < grpcN) {
-          SimWorker w = grpcWorkers.get(i);
-          FleetVerticle fv = loops.get(i % loops.size());
-          fv.ctx.runOnContext(v -> w.start(fv.registerChannel));
+          startRegistration(grpcWorkers.get(i));
         } else {
           LegacySimWorker w = legacyWorkers.get(i - grpcN);
           w.context().runOnContext(v -> w.start());
@@ -478,6 +476,15 @@ public final class Simulator {
         s.progress().println("sim: vertx close: " + describe(e));
       }
     }
+  }
+
+  /**
+   * Starts a worker's registration on its event loop over its loop's shared channel. The warm-up
+   * goes through here too, so the measured storm runs the very call sites the JIT compiled.
+   */
+  void startRegistration(SimWorker worker) {
+    FleetVerticle fv = loops.get(worker.index % loops.size());
+    fv.ctx.runOnContext(v -> worker.start(fv.registerChannel));
   }
 
   void retry(SimWorker worker) {

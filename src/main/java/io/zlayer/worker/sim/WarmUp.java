@@ -1,10 +1,10 @@
 package io.zlayer.worker.sim;
 
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.json.JsonObject;
-import java.lang.management.ManagementFactory;
+import io.zlayer.worker.bus.Addresses;
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,10 +13,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
- * Throwaway workers run the whole path (register, mTLS connect with three streams, deregister)
- * before the clock starts, so that neither the controller's nor the simulator's JIT compiles
- * during the measured storm: the crypto baseline it is compared with is measured warm too. They
- * end {@code deregistered} and are not part of the fleet's figures.
+ * A registration storm of throwaway workers before the clock starts, so that neither the
+ * controller's nor the simulator's JIT compiles during the measured storm: the crypto baseline
+ * it is compared with is measured warm too. The operator then deregisters them (they never
+ * connect), so they end {@code deregistered} and count in no figure. The compilers keep working
+ * for a while after code gets hot, hence the wait for them to go quiet.
  */
 final class WarmUp {
   private final Simulator.Fleet fleet;
@@ -30,17 +31,19 @@ final class WarmUp {
   private static final int JIT_QUIET_SECONDS = 3;
 
   private final Supplier<Future<JsonObject>> controllerMetrics;
+  private final Simulator.Operator operator;
 
-  WarmUp(Simulator.Fleet main, List<Simulator.FleetVerticle> loops, Simulator owner, int connectWindow,
+  WarmUp(Simulator.Fleet main, List<Simulator.FleetVerticle> loops, Simulator owner, Simulator.Operator operator,
          PrintStream progress, Supplier<Future<JsonObject>> controllerMetrics) {
     this.controllerMetrics = controllerMetrics;
+    this.operator = operator;
     this.fleet = new Simulator.Fleet();
     this.fleet.token = main.token;
     this.fleet.laneTokens.addAll(main.laneTokens);
     this.fleet.caPem = main.caPem;
     this.fleet.servers = main.servers;
-    this.fleet.connectPermits = new Semaphore(connectWindow);
-    this.fleet.holdConnects = false; // each connects as soon as it registered
+    this.fleet.connectPermits = new Semaphore(0);
+    this.fleet.holdConnects = true; // registration only: they never connect
     this.fleet.log = progress;
     this.fleet.owner = owner;
     this.loops = loops;
@@ -48,7 +51,7 @@ final class WarmUp {
     this.progress = progress;
   }
 
-  /** Runs {@code keyPems.length} throwaway workers through the path; bounded by {@code timeout}. */
+  /** Registers {@code keyPems.length} throwaway workers, then deregisters them; bounded by {@code timeout}. */
   void run(String[] keyPems, byte[][] csrs, int registerWindow, Duration timeout) throws Exception {
     int n = keyPems.length;
     long t0 = System.nanoTime();
@@ -63,30 +66,24 @@ final class WarmUp {
       if (!fleet.registerPermits.tryAcquire(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
         break;
       }
-      Simulator.FleetVerticle fv = loops.get(w.index % loops.size());
-      fv.ctx.runOnContext(v -> w.start(fv.registerChannel));
+      owner.startRegistration(w);
     }
-    while (fleet.connected.get() < n && System.nanoTime() < deadline) {
+    while (fleet.registered.get() < n && System.nanoTime() < deadline) {
       Thread.sleep(20); // bounded poll of in-process counters
     }
-    int connected = fleet.connected.get();
-    List<Future<Void>> done = new ArrayList<>();
+    double registerSecs = (System.nanoTime() - t0) / 1e9;
+    int deregistered = 0;
     for (SimWorker w : workers) {
-      Promise<Void> p = Promise.promise();
-      w.context().runOnContext(v -> w.deregister().onComplete(p));
-      done.add(p.future());
+      if (w.nodeId() > 0 && System.nanoTime() < deadline) {
+        operator.request(Addresses.OPERATOR_DEREGISTER,
+            new JsonObject().put("node_id", w.nodeId()).put("reason", "simulator warm-up"));
+        deregistered++;
+      }
     }
-    var all = Future.join(done).toCompletionStage().toCompletableFuture();
-    try {
-      all.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-      // counted below
-    }
-    long deregistered = done.stream().filter(Future::succeeded).count();
     double quietAfter = awaitQuietJit(controllerMetrics);
-    progress.printf("sim: warm-up: %d throwaway workers registered, %d connected, %d deregistered in %.1f s; "
-        + "JIT quiet in both JVMs %.0f s later (not counted in any figure)%n", fleet.registered.get(), connected,
-        deregistered, (System.nanoTime() - t0) / 1e9 - quietAfter, quietAfter);
+    progress.printf("sim: warm-up: %d throwaway workers registered in %.1f s and %d deregistered by the operator; "
+        + "JIT quiet in both JVMs %.0f s later (not counted in any figure)%n", fleet.registered.get(), registerSecs,
+        deregistered, quietAfter);
   }
 
   /**

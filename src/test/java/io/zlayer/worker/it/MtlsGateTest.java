@@ -16,6 +16,7 @@ import io.zlayer.worker.agent.Identity;
 import io.zlayer.worker.agent.Rpc;
 import io.zlayer.worker.bus.Addresses;
 import io.zlayer.worker.controller.ControllerNode;
+import io.zlayer.worker.controller.NodeRecord;
 import io.zlayer.worker.controller.NodeState;
 import io.zlayer.worker.proto.AssignmentEvent;
 import io.zlayer.worker.proto.ClusterControlPlaneGrpcClient;
@@ -106,6 +107,29 @@ class MtlsGateTest {
 
     assertEquals(GrpcStatus.UNAUTHENTICATED, refusal(channel(vertx, worker), worker.nodeId(), "revoked"));
     assertEquals(NodeState.QUARANTINED, controller.controlPlane().nodes().get(worker.nodeId()).orElseThrow().state());
+  }
+
+  @Test
+  void operatorDeregisterRemovesTheNodeCutsItsStreamsAndCannotBeRepeated(Vertx vertx) throws Exception {
+    Identity worker = RawWorker.register(vertx, controller);
+    ControllerChannel c = channel(vertx, worker);
+    var response = await(watch(c, worker.nodeId()));
+    Promise<Void> ended = Promise.promise();
+    response.exceptionHandler(e -> ended.tryComplete());
+    response.endHandler(v -> ended.tryComplete());
+
+    JsonObject reply = await(vertx.eventBus().<JsonObject>request(Addresses.OPERATOR_DEREGISTER,
+        new JsonObject().put("node_id", worker.nodeId()).put("reason", "decommissioned"))).body();
+    assertEquals("deregistered", reply.getString("state"));
+    await(ended.future().timeout(1, TimeUnit.SECONDS));
+    NodeRecord node = controller.controlPlane().nodes().get(worker.nodeId()).orElseThrow();
+    assertEquals(NodeState.DEREGISTERED, node.state());
+    assertEquals("deregistered: decommissioned", node.stateCause());
+    assertTrue(controller.controlPlane().leases().get(worker.nodeId()).isEmpty(), "lease dropped");
+
+    var again = org.junit.jupiter.api.Assertions.assertThrows(Exception.class, () -> await(vertx.eventBus()
+        .<JsonObject>request(Addresses.OPERATOR_DEREGISTER, new JsonObject().put("node_id", worker.nodeId()))));
+    assertTrue(again.getMessage().contains("already deregistered"), again.getMessage());
   }
 
   @Test
