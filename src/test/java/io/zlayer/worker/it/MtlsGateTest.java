@@ -92,17 +92,13 @@ class MtlsGateTest {
   @Test
   void revokeQuarantinesCutsOpenStreamsWithinOneSecondAndRefusesLaterCalls(Vertx vertx) throws Exception {
     Identity worker = RawWorker.register(vertx, controller);
-    ControllerChannel c = channel(vertx, worker);
-    var response = await(watch(c, worker.nodeId()));
-    Promise<Long> ended = Promise.promise();
-    response.exceptionHandler(e -> ended.tryComplete(System.nanoTime()));
-    response.endHandler(v -> ended.tryComplete(System.nanoTime()));
+    Future<Long> ended = watchUntilCut(vertx, worker);
 
     long t0 = System.nanoTime();
     JsonObject reply = await(vertx.eventBus().<JsonObject>request(Addresses.OPERATOR_REVOKE,
         new JsonObject().put("node_id", worker.nodeId()))).body();
     assertEquals("quarantined", reply.getString("state"));
-    long cutMs = (await(ended.future().timeout(1, TimeUnit.SECONDS)) - t0) / 1_000_000;
+    long cutMs = (await(ended.timeout(1, TimeUnit.SECONDS)) - t0) / 1_000_000;
     System.out.println("revoke -> stream cut: " + cutMs + " ms");
 
     assertEquals(GrpcStatus.UNAUTHENTICATED, refusal(channel(vertx, worker), worker.nodeId(), "revoked"));
@@ -112,16 +108,12 @@ class MtlsGateTest {
   @Test
   void operatorDeregisterRemovesTheNodeCutsItsStreamsAndCannotBeRepeated(Vertx vertx) throws Exception {
     Identity worker = RawWorker.register(vertx, controller);
-    ControllerChannel c = channel(vertx, worker);
-    var response = await(watch(c, worker.nodeId()));
-    Promise<Void> ended = Promise.promise();
-    response.exceptionHandler(e -> ended.tryComplete());
-    response.endHandler(v -> ended.tryComplete());
+    Future<Long> ended = watchUntilCut(vertx, worker);
 
     JsonObject reply = await(vertx.eventBus().<JsonObject>request(Addresses.OPERATOR_DEREGISTER,
         new JsonObject().put("node_id", worker.nodeId()).put("reason", "decommissioned"))).body();
     assertEquals("deregistered", reply.getString("state"));
-    await(ended.future().timeout(1, TimeUnit.SECONDS));
+    await(ended.timeout(1, TimeUnit.SECONDS));
     NodeRecord node = controller.controlPlane().nodes().get(worker.nodeId()).orElseThrow();
     assertEquals(NodeState.DEREGISTERED, node.state());
     assertEquals("deregistered: decommissioned", node.stateCause());
@@ -130,6 +122,15 @@ class MtlsGateTest {
     var again = org.junit.jupiter.api.Assertions.assertThrows(Exception.class, () -> await(vertx.eventBus()
         .<JsonObject>request(Addresses.OPERATOR_DEREGISTER, new JsonObject().put("node_id", worker.nodeId()))));
     assertTrue(again.getMessage().contains("already deregistered"), again.getMessage());
+  }
+
+  /** Opens the worker's assignment watch; completes with the time (nanos) the controller ends it. */
+  private Future<Long> watchUntilCut(Vertx vertx, Identity worker) throws Exception {
+    var response = await(watch(channel(vertx, worker), worker.nodeId()));
+    Promise<Long> ended = Promise.promise();
+    response.exceptionHandler(e -> ended.tryComplete(System.nanoTime()));
+    response.endHandler(v -> ended.tryComplete(System.nanoTime()));
+    return ended.future();
   }
 
   @Test
