@@ -8,6 +8,7 @@ import io.zlayer.worker.pki.Fingerprints;
 import io.zlayer.worker.pki.InvalidCsrException;
 import io.zlayer.worker.pki.WorkerCa;
 import io.zlayer.worker.store.Compare;
+import io.zlayer.worker.store.KeyValue;
 import io.zlayer.worker.store.Op;
 import io.zlayer.worker.store.Store;
 import java.security.PublicKey;
@@ -38,6 +39,9 @@ public final class Registrar {
   private final Duration certValidity;
   private final Clock clock;
   private final KeyedQueue<String> tokenCommits = new KeyedQueue<>();
+  /** Per token, the record this controller's last commit wrote (see {@link #currentToken}). */
+  private final java.util.Map<String, KeyValue> lastWritten = new java.util.concurrent.ConcurrentHashMap<>();
+  private static final int MAX_REMEMBERED_TOKENS = 4096;
   /**
    * Registration crypto runs on one thread per core, not on the shared worker pool: in a storm
    * twenty threads time-slicing two cores only add switches, and the event loops wait behind them.
@@ -119,11 +123,18 @@ public final class Registrar {
     String internalToken = signed.key() == null ? InternalTokens.mint() : null;
     return Future.succeededFuture(signed.certificate()).compose(cert -> {
       NodeRecord node = newRecord(nodeId, application, cert, internalToken);
-      return tokenCommits.run(checked.tokenId(), () -> tokens.check(application.bootstrapToken())
+      return tokenCommits.run(checked.tokenId(), () -> currentToken(application, checked, attempt)
           .compose(fresh -> store.txn(
                   List.of(Compare.unchanged(fresh.record()), Compare.absent(node.key())),
                   List.of(fresh.consume(), Op.put(node.key(), node.toJson().encode())))
-              .map(result -> result.succeeded() ? admitted(node, cert, internalToken, fresh.tokenId()) : null)));
+              .map(result -> {
+                if (!result.succeeded()) {
+                  lastWritten.remove(fresh.tokenId());
+                  return null;
+                }
+                remember(fresh.consumedAt(result.revision()), fresh.tokenId());
+                return admitted(node, cert, internalToken, fresh.tokenId());
+              })));
     }).compose(admission -> {
       if (admission != null) {
         return Future.succeededFuture(admission);
@@ -137,6 +148,35 @@ public final class Registrar {
       long next = nodes.proposeId(0);
       return sign(signed.key(), next).compose(again -> commit(application, checked, again, next, attempt + 1));
     });
+  }
+
+  /**
+   * The token's record to commit against. Commits of one token run one at a time here, so the
+   * record this controller last wrote is current unless another controller changed it since; the
+   * compare-and-set catches that, and the retry then reads the store. That saves a store read
+   * per registration.
+   */
+  private Future<TokenService.Redemption> currentToken(Application application, TokenService.Redemption checked,
+                                                       int attempt) {
+    if (attempt > 1) {
+      return tokens.check(application.bootstrapToken());
+    }
+    KeyValue written = lastWritten.get(checked.tokenId());
+    if (written == null || written.modRevision() <= checked.record().modRevision()) {
+      return Future.succeededFuture(checked);
+    }
+    try {
+      return Future.succeededFuture(tokens.recheck(checked, written));
+    } catch (ControlPlaneException e) {
+      return Future.failedFuture(e);
+    }
+  }
+
+  private void remember(KeyValue consumed, String tokenId) {
+    if (lastWritten.size() >= MAX_REMEMBERED_TOKENS) {
+      lastWritten.clear(); // only an optimisation: forgetting costs a store read
+    }
+    lastWritten.put(tokenId, consumed);
   }
 
   private Future<Signed> sign(PublicKey key, long nodeId) {

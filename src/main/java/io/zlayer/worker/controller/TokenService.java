@@ -39,10 +39,30 @@ public final class TokenService {
   public record Redemption(String tokenId, KeyValue record) {
     /** The write that uses the token once; commit it with {@code Compare.unchanged(record)}. */
     public Op consume() {
+      return Op.put(record.key(), consumedValue());
+    }
+
+    /** The record as {@link #consume()} leaves it once committed at {@code revision}. */
+    public KeyValue consumedAt(long revision) {
+      return new KeyValue(record.key(), consumedValue(), record.createRevision(), revision, record.version() + 1);
+    }
+
+    private String consumedValue() {
       JsonObject json = new JsonObject(record.value());
       json.put("uses_left", json.getInteger("uses_left", 1) - 1);
-      return Op.put(record.key(), json.encode());
+      return json.encode();
     }
+  }
+
+  /**
+   * Checks {@code checked}'s token against a newer record of it (one this controller wrote since),
+   * without reading the store: the secret matched already; expiry and uses are checked again.
+   */
+  public Redemption recheck(Redemption checked, KeyValue newer) {
+    JsonObject record = new JsonObject(newer.value());
+    checkExpiry(record);
+    checkUses(record);
+    return new Redemption(checked.tokenId(), newer);
   }
 
   public Future<BootstrapToken> mint(Duration ttl, int uses) {
@@ -102,12 +122,16 @@ public final class TokenService {
     if (!MessageDigest.isEqual(presented, stored)) {
       throw ControlPlaneException.unauthenticated("bootstrap token is unknown to this cluster");
     }
+    checkExpiry(record);
+    checkUses(record);
+  }
+
+  private void checkExpiry(JsonObject record) {
     long expiresAt = record.getLong("expires_at", 0L);
     if (clock.instant().getEpochSecond() >= expiresAt) {
       throw ControlPlaneException.unauthenticated(
           "bootstrap token has expired (at " + Instant.ofEpochSecond(expiresAt) + ")");
     }
-    checkUses(record);
   }
 
   private static void checkUses(JsonObject record) {

@@ -25,6 +25,7 @@ import java.math.BigInteger;
 import java.nio.file.Path;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
+import java.time.Duration;
 import java.util.List;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
@@ -92,6 +93,23 @@ class RegisterTest {
     assertEquals(GrpcStatus.UNAUTHENTICATED, refusal.status());
     assertTrue(refusal.getMessage().contains("already been used"), refusal.getMessage());
     assertEquals(1, storedNodes());
+  }
+
+  @Test
+  void aTokenForThreeUsesAdmitsExactlyThreeOfSixConcurrentRegisters() throws Exception {
+    String token = await(controller.controlPlane().tokens().mint(Duration.ofMinutes(10), 3)).encode();
+    List<Future<RegisterResponse>> calls = new java.util.ArrayList<>();
+    for (int i = 0; i < 6; i++) {
+      calls.add(register(token, goodCsr()));
+    }
+    await(Future.join(calls).otherwiseEmpty());
+    assertEquals(3, calls.stream().filter(Future::succeeded).count(), "uses = 3");
+    for (Future<RegisterResponse> refused : calls.stream().filter(Future::failed).toList()) {
+      assertTrue(refused.cause().getMessage().contains("already been used"), refused.cause().getMessage());
+    }
+    assertEquals(3, storedNodes());
+    // and afterwards, one at a time, the token stays used up
+    assertTrue(refused(register(token, goodCsr())).getMessage().contains("already been used"));
   }
 
   @Test
