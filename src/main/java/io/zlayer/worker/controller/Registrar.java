@@ -42,6 +42,7 @@ public final class Registrar {
   /** Per token, the record this controller's last commit wrote (see {@link #currentToken}). */
   private final java.util.Map<String, KeyValue> lastWritten = new java.util.concurrent.ConcurrentHashMap<>();
   private static final int MAX_REMEMBERED_TOKENS = 4096;
+  private final RegistrationLog registrations;
   /**
    * Registration crypto runs on one thread per core, not on the shared worker pool: in a storm
    * twenty threads time-slicing two cores only add switches, and the event loops wait behind them.
@@ -59,6 +60,7 @@ public final class Registrar {
     this.leases = leases;
     this.certValidity = certValidity;
     this.clock = clock;
+    this.registrations = new RegistrationLog(vertx);
     this.crypto = vertx.createSharedWorkerExecutor("zlayer-registration-crypto",
         Math.max(1, Runtime.getRuntime().availableProcessors()));
   }
@@ -85,7 +87,7 @@ public final class Registrar {
     } catch (ControlPlaneException e) {
       return Future.failedFuture(e);
     }
-    return tokens.check(application.bootstrapToken())
+    return tokens.check(application.bootstrapToken(), lastWritten::get)
         .compose(redemption -> {
           long nodeId = nodes.proposeId(application.desiredNodeId());
           return verifyAndSign(application.csrDer(), nodeId)
@@ -199,8 +201,7 @@ public final class Registrar {
   private Admission admitted(NodeRecord node, WorkerCa.IssuedCertificate cert, String internalToken, String tokenId) {
     nodes.cache(node);
     int ttl = leases.renew(node.nodeId(), clock.millis());
-    LOG.info("node {} registered (os={}, arch={}, protocol={}, token_id={}, ttl={}s)", node.nodeId(),
-        node.profile().getString("os"), node.profile().getString("arch"), node.protocol(), tokenId, ttl);
+    registrations.admitted(node, tokenId, ttl);
     return new Admission(node, ttl, leases.ttl().graceSecs(), cert, internalToken);
   }
 

@@ -85,6 +85,16 @@ public final class TokenService {
 
   /** Decodes and checks a presented token; fails with UNAUTHENTICATED naming the reason. */
   public Future<Redemption> check(String encoded) {
+    return check(encoded, tokenId -> null);
+  }
+
+  /**
+   * As {@link #check(String)}, against {@code known}'s record of the token when it has one (a
+   * record this controller wrote itself) instead of reading the store. A record that is stale
+   * because another controller redeemed the token since is caught by the commit's
+   * compare-and-set.
+   */
+  public Future<Redemption> check(String encoded, java.util.function.Function<String, KeyValue> known) {
     BootstrapToken token;
     try {
       token = BootstrapToken.decode(encoded);
@@ -95,6 +105,15 @@ public final class TokenService {
       return Future.failedFuture(ControlPlaneException.unauthenticated(
           "bootstrap token belongs to cluster " + token.clusterId() + ", not to this cluster ("
               + clusterId + ")"));
+    }
+    KeyValue remembered = known.apply(token.tokenId());
+    if (remembered != null) {
+      try {
+        verify(token, new JsonObject(remembered.value()));
+        return Future.succeededFuture(new Redemption(token.tokenId(), remembered));
+      } catch (ControlPlaneException e) {
+        return Future.failedFuture(e);
+      }
     }
     return store.get(PREFIX + token.tokenId()).map(found -> {
       KeyValue kv = found.orElseThrow(() -> ControlPlaneException.unauthenticated(
