@@ -116,40 +116,40 @@ public final class Registrar {
   }
 
   /**
-   * Signs for a proposed node id, then stores the node and consumes the token in one
-   * compare-and-set. Commits of the same token are queued inside this controller (a token good
-   * for many uses would otherwise make concurrent registrations collide on its record).
+   * Stores the node with its signed certificate and consumes the token in one compare-and-set.
+   * Commits of the same token are queued inside this controller (a token good for many uses
+   * would otherwise make concurrent registrations collide on its record).
    */
   private Future<Admission> commit(Application application, TokenService.Redemption checked,
                                    Signed signed, long nodeId, int attempt) {
     String internalToken = signed.key() == null ? InternalTokens.mint() : null;
-    return Future.succeededFuture(signed.certificate()).compose(cert -> {
-      NodeRecord node = newRecord(nodeId, application, cert, internalToken);
-      return tokenCommits.run(checked.tokenId(), () -> currentToken(application, checked, attempt)
-          .compose(fresh -> store.txn(
-                  List.of(Compare.unchanged(fresh.record()), Compare.absent(node.key())),
-                  List.of(fresh.consume(), Op.put(node.key(), node.toJson().encode())))
-              .map(result -> {
-                if (!result.succeeded()) {
-                  lastWritten.remove(fresh.tokenId());
-                  return null;
-                }
-                remember(fresh.consumedAt(result.revision()), fresh.tokenId());
-                return admitted(node, cert, internalToken, fresh.tokenId());
-              })));
-    }).compose(admission -> {
-      if (admission != null) {
-        return Future.succeededFuture(admission);
-      }
-      // Lost a race with another controller: the node id was taken or the token used meanwhile.
-      nodes.reserve(nodeId);
-      if (attempt >= MAX_COMMIT_ATTEMPTS) {
-        return Future.failedFuture(new ControlPlaneException(ControlPlaneException.Kind.UNAVAILABLE,
-            "registration kept colliding with other registrations; try again"));
-      }
-      long next = nodes.proposeId(0);
-      return sign(signed.key(), next).compose(again -> commit(application, checked, again, next, attempt + 1));
-    });
+    WorkerCa.IssuedCertificate cert = signed.certificate();
+    NodeRecord node = newRecord(nodeId, application, cert, internalToken);
+    return tokenCommits.run(checked.tokenId(), () -> currentToken(application, checked, attempt)
+        .compose(fresh -> store.txn(
+                List.of(Compare.unchanged(fresh.record()), Compare.absent(node.key())),
+                List.of(fresh.consume(), Op.put(node.key(), node.toJson().encode())))
+            .map(result -> {
+              if (!result.succeeded()) {
+                lastWritten.remove(fresh.tokenId());
+                return (Admission) null;
+              }
+              remember(fresh.consumedAt(result.revision()), fresh.tokenId());
+              return admitted(node, cert, internalToken, fresh.tokenId());
+            })))
+        .compose(admission -> {
+          if (admission != null) {
+            return Future.succeededFuture(admission);
+          }
+          // Lost a race with another controller: the node id was taken or the token used meanwhile.
+          nodes.reserve(nodeId);
+          if (attempt >= MAX_COMMIT_ATTEMPTS) {
+            return Future.failedFuture(new ControlPlaneException(ControlPlaneException.Kind.UNAVAILABLE,
+                "registration kept colliding with other registrations; try again"));
+          }
+          long next = nodes.proposeId(0);
+          return sign(signed.key(), next).compose(again -> commit(application, checked, again, next, attempt + 1));
+        });
   }
 
   /**
