@@ -121,12 +121,34 @@ final class OperatorCommands {
     }
   }
 
-  @Command(name = "assign", mixinStandardHelpOptions = true, description = "Assign replicas of a service to a node.")
-  static final class Assign implements Callable<Integer> {
+  /**
+   * A command about one node: {@code NODE} is its first parameter; it sends one operator request
+   * and prints one line.
+   */
+  abstract static class NodeCommand implements Callable<Integer> {
     @Mixin
     Target target;
     @Parameters(index = "0", paramLabel = "NODE")
     long node;
+    @Spec
+    CommandSpec spec;
+
+    /** Sends the request; returns the line to print. */
+    abstract String run() throws Exception;
+
+    @Override
+    public Integer call() throws Exception {
+      spec.commandLine().getOut().println(run());
+      return Cli.EXIT_OK;
+    }
+
+    JsonObject request(String address, JsonObject body) throws Exception {
+      return target.call(address, body.put("node_id", node));
+    }
+  }
+
+  @Command(name = "assign", mixinStandardHelpOptions = true, description = "Assign replicas of a service to a node.")
+  static final class Assign extends NodeCommand {
     @Parameters(index = "1", paramLabel = "SERVICE")
     String service;
     @Option(names = "--role", defaultValue = "default")
@@ -137,146 +159,92 @@ final class OperatorCommands {
     String command;
     @Option(names = "--env", paramLabel = "K=V")
     Map<String, String> env;
-    @Spec
-    CommandSpec spec;
 
     @Override
-    public Integer call() throws Exception {
-      JsonObject body = new JsonObject().put("node_id", node).put("service", service).put("role", role)
+    String run() throws Exception {
+      JsonObject reply = request(Addresses.OPERATOR_ASSIGN, new JsonObject().put("service", service).put("role", role)
           .put("indices", new JsonArray(new ArrayList<>(indices))).put("command", command)
-          .put("env", env == null ? new JsonObject() : new JsonObject(new java.util.HashMap<>(env)));
-      JsonObject reply = target.call(Addresses.OPERATOR_ASSIGN, body);
-      spec.commandLine().getOut().println("assigned " + service + " " + indices + " to node " + node
-          + " (revision " + reply.getLong("revision") + ")");
-      return Cli.EXIT_OK;
+          .put("env", env == null ? new JsonObject() : new JsonObject(new java.util.HashMap<>(env))));
+      return "assigned " + service + " " + indices + " to node " + node + " (revision " + reply.getLong("revision") + ")";
     }
   }
 
   @Command(name = "unassign", mixinStandardHelpOptions = true, description = "Remove a service from a node.")
-  static final class Unassign implements Callable<Integer> {
-    @Mixin
-    Target target;
-    @Parameters(index = "0", paramLabel = "NODE")
-    long node;
+  static final class Unassign extends NodeCommand {
     @Parameters(index = "1", paramLabel = "SERVICE")
     String service;
-    @Spec
-    CommandSpec spec;
 
     @Override
-    public Integer call() throws Exception {
-      JsonObject reply = target.call(Addresses.OPERATOR_UNASSIGN,
-          new JsonObject().put("node_id", node).put("service", service));
-      spec.commandLine().getOut().println("unassigned " + service + " from node " + node
-          + " (revision " + reply.getLong("revision") + ")");
-      return Cli.EXIT_OK;
+    String run() throws Exception {
+      JsonObject reply = request(Addresses.OPERATOR_UNASSIGN, new JsonObject().put("service", service));
+      return "unassigned " + service + " from node " + node + " (revision " + reply.getLong("revision") + ")";
     }
   }
 
   @Command(name = "drain", mixinStandardHelpOptions = true,
       description = "Drain a node: no new work; its processes stop by the deadline.")
-  static final class Drain implements Callable<Integer> {
-    @Mixin
-    Target target;
-    @Parameters(index = "0", paramLabel = "NODE")
-    long node;
+  static final class Drain extends NodeCommand {
     @Option(names = "--deadline", defaultValue = "10m", description = "(default: ${DEFAULT-VALUE})")
     String deadline;
-    @Spec
-    CommandSpec spec;
 
     @Override
-    public Integer call() throws Exception {
-      JsonObject reply = target.call(Addresses.OPERATOR_DRAIN, new JsonObject().put("node_id", node)
-          .put("deadline_secs", duration("--deadline", deadline).toSeconds()));
-      spec.commandLine().getOut().println("node " + node + " draining (command " + reply.getLong("command_id") + ")");
-      return Cli.EXIT_OK;
+    String run() throws Exception {
+      JsonObject reply = request(Addresses.OPERATOR_DRAIN,
+          new JsonObject().put("deadline_secs", duration("--deadline", deadline).toSeconds()));
+      return "node " + node + " draining (command " + reply.getLong("command_id") + ")";
     }
   }
 
   @Command(name = "shutdown", mixinStandardHelpOptions = true,
       description = "Ask a node's worker to deregister and exit.")
-  static final class Shutdown implements Callable<Integer> {
-    @Mixin
-    Target target;
-    @Parameters(index = "0", paramLabel = "NODE")
-    long node;
+  static final class Shutdown extends NodeCommand {
     @Option(names = "--reason", defaultValue = "operator request")
     String reason;
-    @Spec
-    CommandSpec spec;
 
     @Override
-    public Integer call() throws Exception {
-      JsonObject reply = target.call(Addresses.OPERATOR_SHUTDOWN, new JsonObject().put("node_id", node).put("reason", reason));
-      spec.commandLine().getOut().println("node " + node + " asked to shut down (command " + reply.getLong("command_id") + ")");
-      return Cli.EXIT_OK;
+    String run() throws Exception {
+      JsonObject reply = request(Addresses.OPERATOR_SHUTDOWN, new JsonObject().put("reason", reason));
+      return "node " + node + " asked to shut down (command " + reply.getLong("command_id") + ")";
     }
   }
 
   @Command(name = "push-config", mixinStandardHelpOptions = true,
       description = "Push a YAML config (labels, heartbeat_min_ttl, heartbeat_max_ttl) to a node.")
-  static final class PushConfig implements Callable<Integer> {
-    @Mixin
-    Target target;
-    @Parameters(index = "0", paramLabel = "NODE")
-    long node;
+  static final class PushConfig extends NodeCommand {
     @Parameters(index = "1", paramLabel = "FILE")
     Path file;
     @Option(names = "--version", defaultValue = "0", description = "config version (default: now in epoch seconds)")
     long version;
-    @Spec
-    CommandSpec spec;
 
     @Override
-    public Integer call() throws Exception {
+    String run() throws Exception {
       String yaml = Files.readString(file);
       long v = version > 0 ? version : System.currentTimeMillis() / 1000;
-      JsonObject reply = target.call(Addresses.OPERATOR_PUSH_CONFIG,
-          new JsonObject().put("node_id", node).put("version", v).put("yaml", yaml));
-      spec.commandLine().getOut().println("config version " + v + " sent to node " + node
-          + " (command " + reply.getLong("command_id") + ")");
-      return Cli.EXIT_OK;
+      JsonObject reply = request(Addresses.OPERATOR_PUSH_CONFIG, new JsonObject().put("version", v).put("yaml", yaml));
+      return "config version " + v + " sent to node " + node + " (command " + reply.getLong("command_id") + ")";
     }
   }
 
   @Command(name = "revoke", mixinStandardHelpOptions = true,
       description = "Revoke a node's certificate: it is quarantined and its streams are cut.")
-  static final class Revoke implements Callable<Integer> {
-    @Mixin
-    Target target;
-    @Parameters(index = "0", paramLabel = "NODE")
-    long node;
-    @Spec
-    CommandSpec spec;
-
+  static final class Revoke extends NodeCommand {
     @Override
-    public Integer call() throws Exception {
-      JsonObject reply = target.call(Addresses.OPERATOR_REVOKE, new JsonObject().put("node_id", node));
-      spec.commandLine().getOut().println("node " + node + " is " + reply.getString("state"));
-      return Cli.EXIT_OK;
+    String run() throws Exception {
+      return "node " + node + " is " + request(Addresses.OPERATOR_REVOKE, new JsonObject()).getString("state");
     }
   }
 
   @Command(name = "deregister", mixinStandardHelpOptions = true,
       description = "Remove a node that will not come back (e.g. unreachable for good): it is marked "
           + "deregistered, its lease dropped and its streams cut. Joining again needs a new token.")
-  static final class Deregister implements Callable<Integer> {
-    @Mixin
-    Target target;
-    @Parameters(index = "0", paramLabel = "NODE")
-    long node;
+  static final class Deregister extends NodeCommand {
     @Option(names = "--reason", defaultValue = "operator request", description = "recorded as the state's cause")
     String reason;
-    @Spec
-    CommandSpec spec;
 
     @Override
-    public Integer call() throws Exception {
-      JsonObject reply = target.call(Addresses.OPERATOR_DEREGISTER,
-          new JsonObject().put("node_id", node).put("reason", reason));
-      spec.commandLine().getOut().println("node " + node + " is " + reply.getString("state"));
-      return Cli.EXIT_OK;
+    String run() throws Exception {
+      return "node " + node + " is " + request(Addresses.OPERATOR_DEREGISTER, new JsonObject().put("reason", reason))
+          .getString("state");
     }
   }
 
