@@ -32,6 +32,14 @@ public final class ControllerVerticle extends VerticleBase {
    */
   static final long HPACK_TABLE_BYTES = 0;
 
+  /** The calls a worker holds open for its session's life: only their footprint is worth trimming. */
+  private static final java.util.Set<String> LONG_LIVED_CALLS = java.util.stream.Stream.of(
+          io.zlayer.worker.proto.ClusterControlPlaneGrpcService.WatchAssignments,
+          io.zlayer.worker.proto.ClusterControlPlaneGrpcService.WatchCommands,
+          io.zlayer.worker.proto.ClusterControlPlaneGrpcService.ReportStatus)
+      .map(m -> m.serviceName().pathOf(m.methodName()))
+      .collect(java.util.stream.Collectors.toUnmodifiableSet());
+
   private final ControlPlane cp;
   private HttpServer server;
   private LegacyApi legacy;
@@ -53,9 +61,14 @@ public final class ControllerVerticle extends VerticleBase {
     legacy.mount(router);
     server = vertx.createHttpServer(serverOptions()).requestHandler(req -> {
       if (isGrpc(req)) {
-        StreamFootprint.apply(req);
+        boolean longLived = LONG_LIVED_CALLS.contains(req.path());
+        if (longLived) {
+          StreamFootprint.apply(req);
+        }
         grpc.handle(req);
-        StreamFootprint.dropRequestHeaders(req);
+        if (longLived) {
+          StreamFootprint.dropRequestHeaders(req);
+        }
       } else {
         router.handle(req);
       }

@@ -111,7 +111,7 @@ public final class Registrar {
       } catch (InvalidCsrException e) {
         throw ControlPlaneException.invalidArgument(e.getMessage());
       }
-      return new Signed(key, ca.issueWorkerCertificate(key, nodeId, certValidity));
+      return issue(key, nodeId);
     }, false);
   }
 
@@ -185,7 +185,12 @@ public final class Registrar {
     if (key == null) {
       return Future.succeededFuture(new Signed(null, null));
     }
-    return crypto.executeBlocking(() -> new Signed(key, ca.issueWorkerCertificate(key, nodeId, certValidity)), false);
+    return crypto.executeBlocking(() -> issue(key, nodeId), false);
+  }
+
+  /** Runs on the crypto executor. */
+  private Signed issue(PublicKey key, long nodeId) {
+    return new Signed(key, ca.issueWorkerCertificate(key, nodeId, certValidity));
   }
 
   private NodeRecord newRecord(long nodeId, Application application, WorkerCa.IssuedCertificate cert,

@@ -54,16 +54,10 @@ final class StreamFootprint {
    * @return whether the queue was replaced
    */
   static boolean apply(HttpServerRequest request) {
-    if (PATH == null || !PATH[0].getDeclaringClass().isInstance(request)) {
-      return false;
-    }
     try {
-      Object holder = request;
-      for (int i = 0; i < PATH.length - 1; i++) {
-        holder = PATH[i].get(holder);
-        if (holder == null) {
-          return false;
-        }
+      Object holder = queueHolder(request);
+      if (holder == null) {
+        return false;
       }
       Field queueField = PATH[PATH.length - 1];
       Queue<?> current = (Queue<?>) queueField.get(holder);
@@ -87,14 +81,20 @@ final class StreamFootprint {
 
   /** The outbound queue of the stream behind {@code request} (tests check what backs it). */
   static Queue<?> outboundQueueOf(HttpServerRequest request) throws IllegalAccessException {
-    if (PATH == null) {
+    Object holder = queueHolder(request);
+    return holder == null ? null : (Queue<?>) PATH[PATH.length - 1].get(holder);
+  }
+
+  /** The object whose field holds the stream's queue, or null (HTTP/1.x, trim unavailable). */
+  private static Object queueHolder(HttpServerRequest request) throws IllegalAccessException {
+    if (PATH == null || !PATH[0].getDeclaringClass().isInstance(request)) {
       return null;
     }
     Object holder = request;
-    for (Field f : PATH) {
-      holder = f.get(holder);
+    for (int i = 0; i < PATH.length - 1 && holder != null; i++) {
+      holder = PATH[i].get(holder);
     }
-    return (Queue<?>) holder;
+    return holder;
   }
 
   private static Field[] resolve() {
