@@ -42,11 +42,16 @@ public final class Addresses {
    * will not come back (its lease is dropped and its streams cut; joining again needs a token).
    */
   public static final String OPERATOR_DEREGISTER = "zlayer.operator.deregister";
+  /**
+   * {@code {}} -> {@code {collected, node_ids}}: forgets every deregistered node (its record leaves
+   * the controller's memory and the store; its event history stays). Node ids are not reused.
+   */
+  public static final String OPERATOR_GC = "zlayer.operator.gc";
 
   /** Every operator address: the only inbound addresses the controller's bridge permits. */
   public static final List<String> OPERATOR_ADDRESSES = List.of(
       OPERATOR_TOKEN_CREATE, OPERATOR_NODES_LIST, OPERATOR_ASSIGN, OPERATOR_UNASSIGN,
-      OPERATOR_DRAIN, OPERATOR_SHUTDOWN, OPERATOR_PUSH_CONFIG, OPERATOR_REVOKE, OPERATOR_DEREGISTER);
+      OPERATOR_DRAIN, OPERATOR_SHUTDOWN, OPERATOR_PUSH_CONFIG, OPERATOR_REVOKE, OPERATOR_DEREGISTER, OPERATOR_GC);
 
   // ---- controller: events (publish) ----
 

@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
         OperatorCommands.PushConfig.class,
         OperatorCommands.Revoke.class,
         OperatorCommands.Deregister.class,
+        OperatorCommands.Gc.class,
         SimulateCommand.class,
     })
 public final class Main {

@@ -248,6 +248,25 @@ final class OperatorCommands {
     }
   }
 
+  @Command(name = "gc", mixinStandardHelpOptions = true,
+      description = "Forget every deregistered node: its record leaves the controller (memory and store); "
+          + "its event history stays and its id is not reused.")
+  static final class Gc implements Callable<Integer> {
+    @Mixin
+    Target target;
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+      JsonObject reply = target.call(Addresses.OPERATOR_GC, new JsonObject());
+      PrintWriter out = spec.commandLine().getOut();
+      out.println("collected " + reply.getInteger("collected", 0) + " deregistered node(s)");
+      out.flush();
+      return Cli.EXIT_OK;
+    }
+  }
+
   static Duration duration(String option, String value) {
     try {
       return Durations.parse(option, value);

@@ -53,8 +53,8 @@ final class SimulateCommand implements Callable<Integer> {
   @Option(names = "--connect-timeout", defaultValue = "0", description = "give up waiting for all to connect after this (default: max(120s, N/40 s))")
   String connectTimeout;
   @Option(names = "--warmup", defaultValue = "0", paramLabel = "K",
-      description = "before the clock, K throwaway workers register (the operator then deregisters them), "
-          + "so neither JVM compiles during the measured storm (default: ${DEFAULT-VALUE})")
+      description = "before the clock, up to K throwaway workers register at 300/s until neither JVM compiles, "
+          + "then 2,000 at full speed; the operator deregisters and collects them (default: ${DEFAULT-VALUE})")
   int warmup;
   @Option(names = "--register-window", defaultValue = "256", description = "registrations in flight (default: ${DEFAULT-VALUE})")
   int registerWindow;

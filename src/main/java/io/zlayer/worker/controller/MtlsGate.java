@@ -34,7 +34,8 @@ public final class MtlsGate {
       throw ControlPlaneException.unauthenticated("client certificate cannot be read");
     }
     long owner = nodes.certificateOwner(sha256).orElseThrow(() -> ControlPlaneException.unauthenticated(
-        "client certificate was not issued to a node of cluster " + clusterId));
+        "client certificate was not issued to a current node of cluster " + clusterId
+        + " (unknown, or its node was deregistered and collected)"));
     NodeRecord node = nodes.get(owner).orElseThrow(() -> ControlPlaneException.unauthenticated(
         "node " + owner + " is not registered"));
     if (node.state() == NodeState.QUARANTINED) {

@@ -26,6 +26,8 @@ public final class NodeDirectory {
   private final KeyedQueue<Long> updates = new KeyedQueue<>();
   private final Map<String, Long> certificates = new ConcurrentHashMap<>();
   private final Map<Long, java.util.Deque<CommandResult>> commandResults = new ConcurrentHashMap<>();
+  /** The highest node id handed out before a collection (see {@link #collectDeregistered}). */
+  static final String ID_FLOOR_KEY = "meta/node_id_floor";
   /** Command outcomes kept per node for the operator's view. */
   private static final int KEPT_COMMAND_RESULTS = 10;
 
@@ -33,14 +35,58 @@ public final class NodeDirectory {
     this.store = store;
   }
 
-  /** Loads every stored node. */
+  /** Loads every stored node, and where node ids continue after collected ones. */
   public Future<NodeDirectory> load() {
-    return store.range(NodeRecord.PREFIX).map(kvs -> {
+    return store.get(ID_FLOOR_KEY).compose(floor -> {
+      floor.ifPresent(kv -> reserve(Long.parseLong(kv.value().trim())));
+      return store.range(NodeRecord.PREFIX);
+    }).map(kvs -> {
       for (KeyValue kv : kvs) {
         cache(NodeRecord.fromJson(new JsonObject(kv.value())));
       }
       return this;
     });
+  }
+
+  /**
+   * Forgets every deregistered node, in memory and in the store, and returns their ids (the
+   * event log keeps their history). Ids are never handed out again: the highest id given so far
+   * is stored first, and {@link #load} continues from it.
+   */
+  public Future<List<Long>> collectDeregistered() {
+    List<Long> ids = nodes.values().stream().filter(n -> n.state() == NodeState.DEREGISTERED)
+        .map(NodeRecord::nodeId).sorted().toList();
+    if (ids.isEmpty()) {
+      return Future.succeededFuture(List.of());
+    }
+    return store.put(ID_FLOOR_KEY, Long.toString(highestId.get())).compose(rev -> {
+      List<Future<Long>> each = new java.util.ArrayList<>(ids.size());
+      for (long id : ids) {
+        each.add(updates.run(id, () -> {
+          NodeRecord current = nodes.get(id);
+          if (current == null || current.state() != NodeState.DEREGISTERED) {
+            return Future.succeededFuture(0L); // collected meanwhile, or not deregistered any more
+          }
+          return store.delete(current.key()).map(deleted -> {
+            forget(current);
+            return id;
+          });
+        }));
+      }
+      return Future.all(each).map(all -> each.stream().map(Future::result).filter(id -> id > 0).toList());
+    });
+  }
+
+  private void forget(NodeRecord record) {
+    long id = record.nodeId();
+    nodes.remove(id);
+    lastStatus.remove(id);
+    commandResults.remove(id);
+    for (String sha : new String[] {record.certSha256(), record.previousCertSha256()}) {
+      if (sha != null) {
+        certificates.remove(sha, id);
+      }
+    }
   }
 
   public Optional<NodeRecord> get(long nodeId) {

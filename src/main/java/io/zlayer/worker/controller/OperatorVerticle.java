@@ -62,6 +62,12 @@ public final class OperatorVerticle extends VerticleBase {
     consume(Addresses.OPERATOR_REVOKE, body -> cp.lifecycle().revoke(nodeId(body))
         .map(n -> new JsonObject().put("node_id", n.nodeId()).put("state", n.state().wire())));
     consume(Addresses.OPERATOR_DEREGISTER, this::deregister);
+    consume(Addresses.OPERATOR_GC, body -> cp.nodes().collectDeregistered().map(ids -> {
+      if (!ids.isEmpty()) {
+        LOG.info("collected {} deregistered node(s)", ids.size());
+      }
+      return new JsonObject().put("collected", ids.size()).put("node_ids", new io.vertx.core.json.JsonArray(ids));
+    }));
     return startBridge();
   }
 

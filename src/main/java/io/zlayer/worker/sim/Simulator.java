@@ -302,7 +302,7 @@ public final class Simulator {
         phase = "warm-up";
         new WarmUp(fleet, loops, this, operator, s.progress(), this::fetchMetrics).run(
             java.util.Arrays.copyOfRange(keyPems, grpcN, keyN), java.util.Arrays.copyOfRange(csrs, grpcN, keyN),
-            s.registerWindow(), Duration.ofSeconds(Math.max(60, warmN / 50)));
+            s.registerWindow(), Duration.ofSeconds(Math.max(150, warmN / 50 + 120)));
       }
       long metricsTimer = vertx.setPeriodic(1000, id -> pollMetrics());
 

@@ -15,8 +15,8 @@ import java.util.function.Supplier;
 /**
  * A registration storm of throwaway workers before the clock starts, so that neither the
  * controller's nor the simulator's JIT compiles during the measured storm: the crypto baseline
- * it is compared with is measured warm too. The operator then deregisters them (they never
- * connect), so they end {@code deregistered} and count in no figure. The compilers keep working
+ * it is compared with is measured warm too. The operator deregisters them as they register (they
+ * never connect) and then collects them, so they count in no figure. The compilers keep working
  * for a while after code gets hot, hence the wait for them to go quiet.
  */
 final class WarmUp {
@@ -25,6 +25,14 @@ final class WarmUp {
   private final Simulator owner;
   private final PrintStream progress;
 
+  /** Pace of the warm-up's registrations (see {@link #run}): about a quarter of the box's storm rate. */
+  private static final int PACE_PER_SEC = 300;
+  /** The paced phase ends once neither JIT compiled for this many seconds in a row under its load... */
+  private static final int PACED_QUIET_SECONDS = 5;
+  /** ...and at least this many registrations ran (or the warm-up's keys ran out). */
+  private static final int MIN_PACED = 3000;
+  /** Registrations of the closing burst at full speed (a tenth of the warm-up when it is smaller). */
+  private static final int MAX_BURST = 2000;
   private static final Duration JIT_QUIET_MAX = Duration.ofSeconds(30);
   private static final long JIT_QUIET_MS_PER_SEC = 50;
   /** Consecutive quiet seconds: a single long compilation only counts once it ends. */
@@ -51,7 +59,21 @@ final class WarmUp {
     this.progress = progress;
   }
 
-  /** Registers {@code keyPems.length} throwaway workers, then deregisters them; bounded by {@code timeout}. */
+  /**
+   * Registers {@code keyPems.length} throwaway workers at {@link #PACE_PER_SEC} while the operator
+   * deregisters those already registered, then has the operator collect them (so they leave the
+   * controller's memory and count in no figure), then waits for both JITs to go quiet; bounded by
+   * {@code timeout}.
+   *
+   * <p>Why a steady pace and not a storm like the measured one: while C2's queue is long (it
+   * always is in a storm on two cores), HotSpot compiles new hot methods at tier 2 instead of 3
+   * and raises its tier-4 thresholds in proportion to the queue (Tier3DelayOn, Tier4LoadFeedback);
+   * when the load stops it drops the queued tasks of methods no longer running. After a warm-up
+   * storm as large as the measured one, the methods that run a few times per registration (the
+   * signature, the token check, the commit, the protobuf and HTTP/2 paths) were still C1 code,
+   * and C2 compiled them, for seconds of CPU, during the measured storm. At a steady pace the
+   * compiler has CPU to spare and keeps up.
+   */
   void run(String[] keyPems, byte[][] csrs, int registerWindow, Duration timeout) throws Exception {
     int n = keyPems.length;
     long t0 = System.nanoTime();
@@ -62,28 +84,64 @@ final class WarmUp {
       workers.add(new SimWorker(fleet, i, loops.get(i % loops.size()).ctx, keyPems[i], csrs[i]));
     }
     fleet.registerPermits.release(registerWindow);
-    for (SimWorker w : workers) {
+    int burst = n >= 10 * MAX_BURST ? MAX_BURST : n / 10;
+    int paced = n - burst;
+    int started = 0;
+    int deregistered = 0;
+    int nextToDeregister = 0;
+    long nextStart = System.nanoTime();
+    JitMeter jit = new JitMeter(controllerMetrics);
+    long nextSample = System.nanoTime() + 1_000_000_000L;
+    while (started < paced && System.nanoTime() < deadline
+        && (jit.quietSeconds < PACED_QUIET_SECONDS || started < Math.min(paced, MIN_PACED))) {
+      long now = System.nanoTime();
+      if (now >= nextStart && fleet.registerPermits.tryAcquire()) {
+        owner.startRegistration(workers.get(started++));
+        nextStart += 1_000_000_000L / PACE_PER_SEC;
+      }
+      if (nextToDeregister < started && workers.get(nextToDeregister).nodeId() > 0) {
+        deregistered += deregister(workers.get(nextToDeregister++));
+      } else {
+        Thread.sleep(1); // pacing
+      }
+      if (now >= nextSample) {
+        jit.sample();
+        nextSample += 1_000_000_000L;
+      }
+    }
+    int pacedDone = started;
+    boolean converged = jit.quietSeconds >= PACED_QUIET_SECONDS;
+    // The burst: the storm's concurrency (every lane busy), so its code paths are compiled too.
+    int burstEnd = Math.min(n, started + burst);
+    for (; started < burstEnd && System.nanoTime() < deadline; started++) {
       if (!fleet.registerPermits.tryAcquire(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
         break;
       }
-      owner.startRegistration(w);
+      owner.startRegistration(workers.get(started));
     }
-    while (fleet.registered.get() < n && System.nanoTime() < deadline) {
-      Thread.sleep(20); // bounded poll of in-process counters
+    while (fleet.registered.get() < started && System.nanoTime() < deadline) {
+      Thread.sleep(20); // the last registrations
+    }
+    for (SimWorker w : workers.subList(nextToDeregister, started)) {
+      deregistered += deregister(w);
     }
     double registerSecs = (System.nanoTime() - t0) / 1e9;
-    int deregistered = 0;
-    for (SimWorker w : workers) {
-      if (w.nodeId() > 0 && System.nanoTime() < deadline) {
-        operator.request(Addresses.OPERATOR_DEREGISTER,
-            new JsonObject().put("node_id", w.nodeId()).put("reason", "simulator warm-up"));
-        deregistered++;
-      }
-    }
+    int collected = operator.request(Addresses.OPERATOR_GC, new JsonObject()).getInteger("collected", 0);
     double quietAfter = awaitQuietJit(controllerMetrics);
-    progress.printf("sim: warm-up: %d throwaway workers registered in %.1f s and %d deregistered by the operator; "
-        + "JIT quiet in both JVMs %.0f s later (not counted in any figure)%n", fleet.registered.get(), registerSecs,
-        deregistered, quietAfter);
+    progress.printf("sim: warm-up: %d throwaway workers registered (%d at %d/s until %s, then %d at full speed) "
+        + "in %.1f s, %d deregistered and %d collected by the operator; JIT quiet in both JVMs %.0f s later (not "
+        + "counted in any figure)%n", fleet.registered.get(), pacedDone, PACE_PER_SEC,
+        converged ? "neither JIT had compiled for " + PACED_QUIET_SECONDS + " s" : "the warm-up's keys ran out",
+        started - pacedDone, registerSecs, deregistered, collected, quietAfter);
+  }
+
+  private int deregister(SimWorker w) throws Exception {
+    if (w.nodeId() <= 0) {
+      return 0;
+    }
+    operator.request(Addresses.OPERATOR_DEREGISTER,
+        new JsonObject().put("node_id", w.nodeId()).put("reason", "simulator warm-up"));
+    return 1;
   }
 
   /**
@@ -93,13 +151,31 @@ final class WarmUp {
    * their queue well after the code first ran. Returns the seconds waited.
    */
   private static double awaitQuietJit(Supplier<Future<JsonObject>> controllerMetrics) throws InterruptedException {
-    var local = ManagementFactory.getCompilationMXBean();
     long t0 = System.nanoTime();
-    long lastLocal = local.getTotalCompilationTime();
-    long lastRemote = remoteJit(controllerMetrics);
-    int quietSeconds = 0;
-    while (quietSeconds < JIT_QUIET_SECONDS && System.nanoTime() - t0 < JIT_QUIET_MAX.toNanos()) {
+    JitMeter jit = new JitMeter(controllerMetrics);
+    while (jit.quietSeconds < JIT_QUIET_SECONDS && System.nanoTime() - t0 < JIT_QUIET_MAX.toNanos()) {
       Thread.sleep(1000); // sampling period of the compilers' activity
+      jit.sample();
+    }
+    return (System.nanoTime() - t0) / 1e9;
+  }
+
+  /** Compilation time of this JVM and the controller's, sampled about once a second. */
+  private static final class JitMeter {
+    private final Supplier<Future<JsonObject>> controllerMetrics;
+    private final java.lang.management.CompilationMXBean local = ManagementFactory.getCompilationMXBean();
+    private long lastLocal;
+    private long lastRemote;
+    /** Consecutive samples in which neither JVM compiled more than {@link #JIT_QUIET_MS_PER_SEC}. */
+    int quietSeconds;
+
+    JitMeter(Supplier<Future<JsonObject>> controllerMetrics) {
+      this.controllerMetrics = controllerMetrics;
+      this.lastLocal = local.getTotalCompilationTime();
+      this.lastRemote = remoteJit(controllerMetrics);
+    }
+
+    void sample() {
       long nowLocal = local.getTotalCompilationTime();
       long nowRemote = remoteJit(controllerMetrics);
       boolean quiet = nowLocal - lastLocal < JIT_QUIET_MS_PER_SEC && nowRemote - lastRemote < JIT_QUIET_MS_PER_SEC;
@@ -107,7 +183,6 @@ final class WarmUp {
       lastLocal = nowLocal;
       lastRemote = nowRemote;
     }
-    return (System.nanoTime() - t0) / 1e9;
   }
 
   private static long remoteJit(Supplier<Future<JsonObject>> controllerMetrics) {

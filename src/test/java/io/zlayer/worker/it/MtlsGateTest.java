@@ -124,6 +124,36 @@ class MtlsGateTest {
     assertTrue(again.getMessage().contains("already deregistered"), again.getMessage());
   }
 
+  @Test
+  void operatorGcForgetsDeregisteredNodesAndNeverReusesTheirIds(Vertx vertx) throws Exception {
+    Identity stays = RawWorker.register(vertx, controller);
+    Identity leaves = RawWorker.register(vertx, controller);
+    assertTrue(leaves.nodeId() > stays.nodeId());
+    await(vertx.eventBus().<JsonObject>request(Addresses.OPERATOR_DEREGISTER,
+        new JsonObject().put("node_id", leaves.nodeId())));
+
+    JsonObject gc = await(vertx.eventBus().<JsonObject>request(Addresses.OPERATOR_GC, new JsonObject())).body();
+    assertEquals(1, gc.getInteger("collected"));
+    assertEquals(List.of(leaves.nodeId()), gc.getJsonArray("node_ids").getList());
+    assertTrue(controller.controlPlane().nodes().get(leaves.nodeId()).isEmpty(), "forgotten in memory");
+    assertTrue(await(controller.controlPlane().store().get(NodeRecord.key(leaves.nodeId()))).isEmpty(),
+        "forgotten in the store");
+    assertEquals(NodeState.READY, controller.controlPlane().nodes().get(stays.nodeId()).orElseThrow().state());
+    assertEquals(GrpcStatus.UNAUTHENTICATED, refusal(channel(vertx, leaves), leaves.nodeId(), "deregistered and collected"));
+    assertEquals(0, await(vertx.eventBus().<JsonObject>request(Addresses.OPERATOR_GC, new JsonObject()))
+        .body().getInteger("collected"));
+
+    // A restart on the same store: the collected (highest) id is not handed out again.
+    for (ControllerChannel c : channels) {
+      await(c.close());
+    }
+    channels.clear();
+    await(controller.stop());
+    controller = TestCluster.startController(vertx, TestCluster.controllerOptions(dir, new JsonObject()));
+    Identity next = RawWorker.register(vertx, controller);
+    assertTrue(next.nodeId() > leaves.nodeId(), "new id " + next.nodeId() + " after collected " + leaves.nodeId());
+  }
+
   /** Opens the worker's assignment watch; completes with the time (nanos) the controller ends it. */
   private Future<Long> watchUntilCut(Vertx vertx, Identity worker) throws Exception {
     var response = await(watch(channel(vertx, worker), worker.nodeId()));

@@ -51,9 +51,8 @@ class SimulatorTest {
       assertEquals(ASSIGNMENTS, report.assignmentsDelivered(), "assignments delivered");
       assertEquals(0, report.errors(), "errors: " + report.toJson().encode());
       assertEquals(WORKERS, node.controlPlane().leases().size(), "live leases on the controller");
-      assertEquals(WARMUP, node.controlPlane().nodes().all().stream()
-          .filter(r -> r.state() == io.zlayer.worker.controller.NodeState.DEREGISTERED).count(),
-          "the warm-up's throwaway workers end deregistered");
+      assertEquals(WORKERS, node.controlPlane().nodes().all().size(),
+          "the warm-up's throwaway workers were deregistered and collected");
     } finally {
       TestCluster.await(node.stop(), Duration.ofSeconds(30));
       TestCluster.await(vertx.close(), Duration.ofSeconds(30));
