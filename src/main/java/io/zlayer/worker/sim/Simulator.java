@@ -471,6 +471,15 @@ public final class Simulator {
         w.context().runOnContext(v -> w.stop());
       }
       try {
+        // The held polls' connections first: closed by Vert.x's own shutdown, they would report
+        // to event loops that have already stopped.
+        HttpClientAgent legacy;
+        synchronized (this) {
+          legacy = legacyClient;
+        }
+        if (legacy != null) {
+          legacy.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        }
         vertx.close().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
       } catch (Exception e) {
         s.progress().println("sim: vertx close: " + describe(e));
