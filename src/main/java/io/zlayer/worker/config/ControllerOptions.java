@@ -26,6 +26,7 @@ public record ControllerOptions(
     HeartbeatOptions heartbeat,
     List<String> tlsNames,
     Duration workerCertValidity,
+    Duration nodeGcThreshold,
     int bridgePort,
     Map<String, String> labels) {
 
@@ -33,6 +34,8 @@ public record ControllerOptions(
   static final Path DEFAULT_DATA_DIR = Path.of("./data/controller");
   static final Duration DEFAULT_WORKER_CERT_VALIDITY = Duration.ofDays(30);
   static final int DEFAULT_BRIDGE_PORT = 3671;
+  /** How long a deregistered node stays listed before it is collected (Nomad's node_gc_threshold). */
+  static final Duration DEFAULT_NODE_GC_THRESHOLD = Duration.ofHours(24);
 
   public ControllerOptions {
     peers = List.copyOf(peers);
@@ -43,6 +46,7 @@ public record ControllerOptions(
     Objects.requireNonNull(heartbeat, "heartbeat");
     tlsNames = List.copyOf(tlsNames);
     Objects.requireNonNull(workerCertValidity, "workerCertValidity");
+    Objects.requireNonNull(nodeGcThreshold, "nodeGcThreshold");
     labels = Collections.unmodifiableMap(new LinkedHashMap<>(labels));
   }
 
@@ -78,11 +82,12 @@ public record ControllerOptions(
     if (validity.compareTo(Duration.ofHours(1)) < 0) {
       throw new ConfigException("worker_cert_validity: must be at least 1h, got " + Durations.format(validity));
     }
+    Duration nodeGc = Values.duration(json, "node_gc_threshold", DEFAULT_NODE_GC_THRESHOLD);
     int bridgePort = (int) Values.integer(json, "bridge_port", 0, 65535, DEFAULT_BRIDGE_PORT,
         "a port number (0-65535, 0 = ephemeral)");
     Map<String, String> labels = Values.labels(json);
     return new ControllerOptions(nodeId, peers, grpc, dataDir, caDir, store, heartbeat, tlsNames, validity,
-        bridgePort, labels);
+        nodeGc, bridgePort, labels);
   }
 
   /** The canonical YAML/JSON form; {@code fromJson(toJson())} gives an equal record. */
@@ -100,6 +105,7 @@ public record ControllerOptions(
     return json
         .put("tls_names", new JsonArray(new ArrayList<>(tlsNames)))
         .put("worker_cert_validity", Durations.format(workerCertValidity))
+        .put("node_gc_threshold", Durations.format(nodeGcThreshold))
         .put("bridge_port", bridgePort)
         .put("labels", Values.labelsJson(labels));
   }

@@ -49,12 +49,14 @@ public final class NodeDirectory {
   }
 
   /**
-   * Forgets every deregistered node, in memory and in the store, and returns their ids (the
-   * event log keeps their history). Ids are never handed out again: the highest id given so far
-   * is stored first, and {@link #load} continues from it.
+   * Forgets every node deregistered at or before {@code deregisteredBy} (epoch seconds), in memory
+   * and in the store, and returns their ids (the event log keeps their history). Ids are never
+   * handed out again: the highest id given so far is stored first, and {@link #load} continues
+   * from it.
    */
-  public Future<List<Long>> collectDeregistered() {
-    List<Long> ids = nodes.values().stream().filter(n -> n.state() == NodeState.DEREGISTERED)
+  public Future<List<Long>> collectDeregistered(long deregisteredBy) {
+    List<Long> ids = nodes.values().stream()
+        .filter(n -> n.state() == NodeState.DEREGISTERED && n.stateSince() <= deregisteredBy)
         .map(NodeRecord::nodeId).sorted().toList();
     if (ids.isEmpty()) {
       return Future.succeededFuture(List.of());
@@ -131,7 +133,8 @@ public final class NodeDirectory {
 
   /** Changes a node's state durably. */
   public Future<NodeRecord> setState(long nodeId, NodeState state, String cause) {
-    return update(nodeId, current -> current.state() == state ? current : current.withState(state, cause));
+    return update(nodeId, current -> current.state() == state ? current : current.withState(state, cause,
+        java.time.Instant.now().getEpochSecond()));
   }
 
   /**

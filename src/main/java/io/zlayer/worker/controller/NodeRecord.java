@@ -13,10 +13,13 @@ import io.vertx.core.json.JsonObject;
  * @param internalTokenSha256 hex SHA-256 of a legacy worker's {@code X-ZLayer-Internal-Token}; null for gRPC workers
  * @param previousCertSha256 the certificate a rotation replaced: still accepted until it expires, so
  *                           a worker that crashed before saving its new certificate is not locked out
+ * @param stateSince  epoch seconds when the node entered its state (deregistered nodes are
+ *                    collected {@code node_gc_threshold} after it)
  */
 public record NodeRecord(long nodeId, NodeState state, JsonObject profile, String certSerial,
                          String certSha256, long certNotAfter, long registeredAt, String protocol,
-                         String stateCause, String internalTokenSha256, String previousCertSha256) {
+                         String stateCause, String internalTokenSha256, String previousCertSha256,
+                         long stateSince) {
 
   public static final String PREFIX = "nodes/";
 
@@ -28,14 +31,15 @@ public record NodeRecord(long nodeId, NodeState state, JsonObject profile, Strin
     return key(nodeId);
   }
 
-  public NodeRecord withState(NodeState next, String cause) {
+  /** This node in state {@code next} since {@code nowEpochSecs} (unchanged if it already was). */
+  public NodeRecord withState(NodeState next, String cause, long nowEpochSecs) {
     return new NodeRecord(nodeId, next, profile, certSerial, certSha256, certNotAfter, registeredAt,
-        protocol, cause, internalTokenSha256, previousCertSha256);
+        protocol, cause, internalTokenSha256, previousCertSha256, next == state ? stateSince : nowEpochSecs);
   }
 
   public NodeRecord withCertificate(String serial, String sha256, long notAfter) {
     return new NodeRecord(nodeId, state, profile, serial, sha256, notAfter, registeredAt, protocol,
-        stateCause, internalTokenSha256, certSha256);
+        stateCause, internalTokenSha256, certSha256, stateSince);
   }
 
   public JsonObject toJson() {
@@ -50,7 +54,8 @@ public record NodeRecord(long nodeId, NodeState state, JsonObject profile, Strin
         .put("protocol", protocol)
         .put("state_cause", stateCause)
         .put("internal_token_sha256", internalTokenSha256)
-        .put("previous_cert_sha256", previousCertSha256);
+        .put("previous_cert_sha256", previousCertSha256)
+        .put("state_since", stateSince);
   }
 
   public static NodeRecord fromJson(JsonObject json) {
@@ -59,6 +64,7 @@ public record NodeRecord(long nodeId, NodeState state, JsonObject profile, Strin
         json.getString("cert_sha256"), json.getLong("cert_not_after", 0L),
         json.getLong("registered_at", 0L), json.getString("protocol", "grpc"),
         json.getString("state_cause"), json.getString("internal_token_sha256"),
-        json.getString("previous_cert_sha256"));
+        json.getString("previous_cert_sha256"),
+        json.getLong("state_since", json.getLong("registered_at", 0L)));
   }
 }

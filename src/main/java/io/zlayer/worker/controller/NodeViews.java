@@ -25,6 +25,7 @@ final class NodeViews {
         .put("node_id", node.nodeId())
         .put("state", node.state().wire())
         .put("state_cause", node.stateCause())
+        .put("state_since", iso(node.stateSince() * 1000))
         .put("os", profile.getString("os"))
         .put("arch", profile.getString("arch"))
         .put("labels", profile.getJsonObject("labels", new JsonObject()))

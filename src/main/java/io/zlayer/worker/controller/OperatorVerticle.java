@@ -62,7 +62,7 @@ public final class OperatorVerticle extends VerticleBase {
     consume(Addresses.OPERATOR_REVOKE, body -> cp.lifecycle().revoke(nodeId(body))
         .map(n -> new JsonObject().put("node_id", n.nodeId()).put("state", n.state().wire())));
     consume(Addresses.OPERATOR_DEREGISTER, this::deregister);
-    consume(Addresses.OPERATOR_GC, body -> cp.nodes().collectDeregistered().map(ids -> {
+    consume(Addresses.OPERATOR_GC, body -> cp.nodes().collectDeregistered(Long.MAX_VALUE).map(ids -> {
       if (!ids.isEmpty()) {
         LOG.info("collected {} deregistered node(s)", ids.size());
       }

@@ -198,9 +198,10 @@ public final class Registrar {
     String serial = cert == null ? null : cert.serialHex();
     String sha = cert == null ? null : cert.sha256();
     long notAfter = cert == null ? 0 : cert.notAfter().getEpochSecond();
+    long now = clock.instant().getEpochSecond();
     return new NodeRecord(nodeId, NodeState.READY, application.profile(), serial, sha, notAfter,
-        clock.instant().getEpochSecond(), application.protocol(), "registered",
-        internalToken == null ? null : InternalTokens.sha256(internalToken), null);
+        now, application.protocol(), "registered",
+        internalToken == null ? null : InternalTokens.sha256(internalToken), null, now);
   }
 
   private Admission admitted(NodeRecord node, WorkerCa.IssuedCertificate cert, String internalToken, String tokenId) {

@@ -38,6 +38,9 @@ class OptionsTest {
     assertTrue(c.store().embedded());
     assertEquals(HeartbeatOptions.DEFAULTS, c.heartbeat());
     assertEquals(Duration.ofDays(30), c.workerCertValidity());
+    assertEquals(Duration.ofHours(24), c.nodeGcThreshold());
+    assertEquals(Duration.ZERO, ControllerOptions.fromJson(new JsonObject().put("node_gc_threshold", "0s"))
+        .nodeGcThreshold());
     assertEquals(3671, c.bridgePort());
     assertEquals(Map.of(), c.labels());
   }
@@ -80,7 +83,7 @@ class OptionsTest {
         .put("api_addr", "x"));
     WorkerOptions.fromJson(worker().put("worker_ca_dir", "/ca").put("node_id", 3).put("peers", new JsonArray())
         .put("worker_grpc_addr", "0.0.0.0:1").put("store", "embedded").put("tls_names", new JsonArray())
-        .put("worker_cert_validity", "2d"));
+        .put("worker_cert_validity", "2d").put("node_gc_threshold", "1h"));
   }
 
   @Test

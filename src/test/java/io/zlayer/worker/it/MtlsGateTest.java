@@ -154,6 +154,25 @@ class MtlsGateTest {
     assertTrue(next.nodeId() > leaves.nodeId(), "new id " + next.nodeId() + " after collected " + leaves.nodeId());
   }
 
+  @Test
+  void deregisteredNodesAreCollectedOnceNodeGcThresholdHasPassed(Vertx vertx) throws Exception {
+    await(controller.stop());
+    controller = TestCluster.startController(vertx, TestCluster.controllerOptions(dir, new JsonObject()
+        .put("node_gc_threshold", "1s")));
+    Identity stays = RawWorker.register(vertx, controller);
+    Identity leaves = RawWorker.register(vertx, controller);
+    await(vertx.eventBus().<JsonObject>request(Addresses.OPERATOR_DEREGISTER,
+        new JsonObject().put("node_id", leaves.nodeId())));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (controller.controlPlane().nodes().get(leaves.nodeId()).isPresent() && System.nanoTime() < deadline) {
+      await(TestCluster.delay(vertx, 100)); // bounded wait for the collector's tick
+    }
+    assertTrue(controller.controlPlane().nodes().get(leaves.nodeId()).isEmpty(), "collected within 10 s");
+    assertTrue(await(controller.controlPlane().store().get(NodeRecord.key(leaves.nodeId()))).isEmpty());
+    assertEquals(NodeState.READY, controller.controlPlane().nodes().get(stays.nodeId()).orElseThrow().state(),
+        "a live node is never collected");
+  }
+
   /** Opens the worker's assignment watch; completes with the time (nanos) the controller ends it. */
   private Future<Long> watchUntilCut(Vertx vertx, Identity worker) throws Exception {
     var response = await(watch(channel(vertx, worker), worker.nodeId()));

@@ -43,6 +43,13 @@ public final class TestCluster {
     }
   }
 
+  /** Completes after {@code ms}: the step of a bounded wait for a condition that has no event. */
+  public static Future<Void> delay(Vertx vertx, long ms) {
+    io.vertx.core.Promise<Void> done = io.vertx.core.Promise.promise();
+    vertx.setTimer(ms, id -> done.complete());
+    return done.future();
+  }
+
   public static int freePort() throws IOException {
     try (ServerSocket socket = new ServerSocket(0)) {
       socket.setReuseAddress(true);
