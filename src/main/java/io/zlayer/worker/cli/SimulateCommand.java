@@ -56,6 +56,10 @@ final class SimulateCommand implements Callable<Integer> {
       description = "before the clock, up to K throwaway workers register at 300/s until neither JVM compiles, "
           + "then 2,000 at full speed; the operator deregisters and collects them (default: ${DEFAULT-VALUE})")
   int warmup;
+  @Option(names = "--crypto-baseline", description = "also measure the box's raw registration crypto (child JVM, "
+      + "2 threads, 5 s) just before the storm and once the fleet has connected (JSON: crypto_before_storm_rate, "
+      + "crypto_after_connect_rate)")
+  boolean cryptoBaseline;
   @Option(names = "--register-window", defaultValue = "256", description = "registrations in flight (default: ${DEFAULT-VALUE})")
   int registerWindow;
   @Option(names = "--connect-window", defaultValue = "64", description = "mTLS connection setups in flight (default: ${DEFAULT-VALUE})")
@@ -103,7 +107,8 @@ final class SimulateCommand implements Callable<Integer> {
         dur("--progress-interval", progressInterval), System.err, warmup);
     SimulationReport report;
     try (OperatorBridge bridge = OperatorCommands.openBridge(options)) {
-      report = new Simulator(settings, bridge::request).run();
+      Simulator simulator = new Simulator(settings, bridge::request);
+      report = (cryptoBaseline ? simulator.withCryptoBaseline() : simulator).run();
     }
     PrintWriter out = spec.commandLine().getOut();
     if (json) {

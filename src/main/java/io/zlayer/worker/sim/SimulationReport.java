@@ -42,7 +42,9 @@ public record SimulationReport(
     long maxUnreachable,
     long statusReportsSent,
     long acksReceived,
-    double totalSecs) {
+    double totalSecs,
+    double cryptoBeforeStormRate,
+    double cryptoAfterConnectRate) {
 
   /** Errors a clean run must not have: failed registrations, failed connects and dropped streams. */
   public long errors() {

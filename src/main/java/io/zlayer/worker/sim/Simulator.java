@@ -77,6 +77,18 @@ public final class Simulator {
     this.operator = operator;
   }
 
+  private boolean cryptoBaseline;
+
+  /**
+   * Also measure the box's raw registration crypto ({@link CryptoBaseline}, in a JVM of its own)
+   * just before the storm and again once the fleet has connected: the box's speed drifts over
+   * minutes, and the storm's ratio is then taken against the two measurements around it.
+   */
+  public Simulator withCryptoBaseline() {
+    this.cryptoBaseline = true;
+    return this;
+  }
+
   /** Shared state of the fleet; counters are touched from every event loop. */
   static final class Fleet {
     volatile String token;
@@ -304,6 +316,10 @@ public final class Simulator {
             java.util.Arrays.copyOfRange(keyPems, grpcN, keyN), java.util.Arrays.copyOfRange(csrs, grpcN, keyN),
             s.registerWindow(), Duration.ofSeconds(Math.max(150, warmN / 50 + 120)));
       }
+      double cryptoBefore = cryptoBaseline ? CryptoBaseline.inChildProcess() : Double.NaN;
+      if (cryptoBaseline) {
+        s.progress().printf("sim: raw registration crypto just before the storm: %.0f/s%n", cryptoBefore);
+      }
       long metricsTimer = vertx.setPeriodic(1000, id -> pollMetrics());
 
       // ---- register + connect ----
@@ -348,6 +364,10 @@ public final class Simulator {
       double connectSecs = fleet.allConnectedNanos.get() == 0 ? Double.NaN
           : (fleet.allConnectedNanos.get() - connectStart) / 1e9;
       progress(true);
+      double cryptoAfter = cryptoBaseline ? CryptoBaseline.inChildProcess() : Double.NaN;
+      if (cryptoBaseline) {
+        s.progress().printf("sim: raw registration crypto after the fleet connected: %.0f/s%n", cryptoAfter);
+      }
 
       // ---- hold ----
       phase = "hold";
@@ -461,7 +481,7 @@ public final class Simulator {
           fleet.legacyLatency.percentileMillis(99),
           ingestController, ingestAcks, ingestOffered,
           reconnectObserved, fleet.dropEpochMs.get(), fleet.allBackEpochMs.get(), reconnectSecs,
-          maxUnreachable.get(), fleet.reportsSent.sum(), fleet.acks.sum(), total);
+          maxUnreachable.get(), fleet.reportsSent.sum(), fleet.acks.sum(), total, cryptoBefore, cryptoAfter);
     } finally {
       fleet.closing = true;
       for (SimWorker w : grpcWorkers) {

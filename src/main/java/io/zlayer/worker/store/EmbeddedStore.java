@@ -2,8 +2,10 @@ package io.zlayer.worker.store;
 
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
+import io.vertx.core.internal.ContextInternal;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -11,6 +13,7 @@ import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Savepoint;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
@@ -52,6 +55,12 @@ public final class EmbeddedStore implements Store {
   /** Events of the write transaction in progress; published to watchers only after its commit. */
   private final List<WatchEvent> pending = new ArrayList<>();
   private final WatcherIndex watchers = new WatcherIndex();
+  /** Work for the store thread, in submission order; guarded by itself. */
+  private final java.util.ArrayDeque<Job<?>> jobs = new java.util.ArrayDeque<>();
+  /** Whether a drain task is queued or running on the executor; guarded by {@link #jobs}. */
+  private boolean drainScheduled;
+  /** Most writes committed together. */
+  private static final int MAX_BATCH = 128;
   private volatile boolean closed;
   private Future<Void> closeFuture;
 
@@ -157,7 +166,7 @@ public final class EmbeddedStore implements Store {
     if (bad != null) {
       return illegal(bad);
     }
-    return onDb(() -> apply(List.of(), List.of(Op.delete(key))).changed > 0);
+    return onDbWrite(() -> apply(List.of(), List.of(Op.delete(key))).changed > 0);
   }
 
   @Override
@@ -168,7 +177,7 @@ public final class EmbeddedStore implements Store {
     }
     List<Compare> cs = List.copyOf(compares);
     List<Op> os = List.copyOf(ops);
-    return onDb(() -> {
+    return onDbWrite(() -> {
       Outcome o = apply(cs, os);
       return new TxnResult(o.succeeded, o.revision);
     });
@@ -275,6 +284,7 @@ public final class EmbeddedStore implements Store {
       watchers.all().forEach(StoreWatcher::cancel);
       // Ordered: tasks already queued finish first; SQLite checkpoints the WAL on last close.
       closeFuture = executor.<Void>executeBlocking(() -> {
+        drain(); // work submitted before close() still runs
         synchronized (conn) {
           for (Statement s : List.of(selKv, upsertKv, delKv, selRev, updRev)) {
             s.close();
@@ -290,40 +300,130 @@ public final class EmbeddedStore implements Store {
   // ---------------------------------------------------------------- helpers (store thread)
 
   /**
-   * Runs work on the store thread inside one SQL transaction: commit on success (which also ends read
-   * snapshots, so WAL checkpoints are not held back), rollback on failure. Watchers hear about writes
-   * only after the commit succeeded.
+   * Runs a read (or a watch's replay and registration) on the store thread in a transaction of
+   * its own: commit on success (which also ends read snapshots, so WAL checkpoints are not held
+   * back), rollback on failure.
    */
   private <T> Future<T> onDb(Callable<T> work) {
+    return submit(work, false);
+  }
+
+  /**
+   * Runs a write on the store thread. Writes queued together commit in one SQL transaction (group
+   * commit: one WAL append for the lot instead of one each), each inside its own savepoint, so a
+   * failing one is rolled back alone. Callers hear of a write, and watchers of its events, only
+   * after the commit succeeded.
+   */
+  private <T> Future<T> onDbWrite(Callable<T> work) {
+    return submit(work, true);
+  }
+
+  private <T> Future<T> submit(Callable<T> work, boolean write) {
     if (closed) {
       return Future.failedFuture(new IllegalStateException("store is closed"));
     }
-    return executor.executeBlocking(() -> {
-      // The executor has one thread; the lock only matters if a same-named executor was made larger.
-      synchronized (conn) {
+    Promise<T> promise = ((ContextInternal) vertx.getOrCreateContext()).promise();
+    boolean schedule;
+    synchronized (jobs) {
+      jobs.add(new Job<>(work, write, promise));
+      schedule = !drainScheduled;
+      drainScheduled = true;
+    }
+    if (schedule) {
+      executor.executeBlocking(() -> {
+        drain();
+        return null;
+      }, true);
+    }
+    return promise.future();
+  }
+
+  /** Work queued for the store thread. */
+  private record Job<T>(Callable<T> work, boolean write, Promise<T> promise) {
+    void complete(Object result, Throwable failure) {
+      if (failure != null) {
+        promise.fail(failure);
+      } else {
+        @SuppressWarnings("unchecked")
+        T value = (T) result;
+        promise.complete(value);
+      }
+    }
+  }
+
+  /** On the store thread: runs queued jobs until none is left; consecutive writes as one batch. */
+  private void drain() {
+    while (true) {
+      List<Job<?>> batch = new ArrayList<>();
+      synchronized (jobs) {
+        Job<?> first = jobs.poll();
+        if (first == null) {
+          drainScheduled = false;
+          return;
+        }
+        batch.add(first);
+        while (first.write() && batch.size() < MAX_BATCH && jobs.peek() != null && jobs.peek().write()) {
+          batch.add(jobs.poll());
+        }
+      }
+      runBatch(batch);
+    }
+  }
+
+  private void runBatch(List<Job<?>> batch) {
+    Object[] results = new Object[batch.size()];
+    Throwable[] failures = new Throwable[batch.size()];
+    // The executor has one thread; the lock only matters if a same-named executor was made larger.
+    synchronized (conn) {
+      try {
         if (conn.isClosed()) {
           throw new IllegalStateException("store is closed");
         }
-        try {
-          T result = work.call();
-          conn.commit();
-          if (!pending.isEmpty()) {
-            List<WatchEvent> events = List.copyOf(pending);
-            pending.clear();
-            publish(events);
-          }
-          return result;
-        } catch (Exception e) {
-          pending.clear();
+        boolean alone = batch.size() == 1;
+        for (int i = 0; i < batch.size(); i++) {
+          int mark = pending.size();
+          Savepoint savepoint = alone ? null : conn.setSavepoint();
           try {
-            conn.rollback();
-          } catch (SQLException re) {
-            e.addSuppressed(re);
+            results[i] = batch.get(i).work().call();
+            if (savepoint != null) {
+              conn.releaseSavepoint(savepoint);
+            }
+          } catch (Exception e) {
+            failures[i] = e;
+            pending.subList(mark, pending.size()).clear();
+            if (savepoint == null) {
+              conn.rollback();
+            } else {
+              conn.rollback(savepoint);
+              conn.releaseSavepoint(savepoint);
+            }
           }
-          throw e;
+        }
+        conn.commit();
+        if (!pending.isEmpty()) {
+          List<WatchEvent> events = List.copyOf(pending);
+          pending.clear();
+          publish(events);
+        }
+      } catch (Exception e) {
+        pending.clear();
+        try {
+          if (!conn.isClosed()) {
+            conn.rollback();
+          }
+        } catch (SQLException re) {
+          e.addSuppressed(re);
+        }
+        for (int i = 0; i < batch.size(); i++) {
+          if (failures[i] == null) {
+            failures[i] = e; // the commit failed: none of the batch happened
+          }
         }
       }
-    }, true);
+    }
+    for (int i = 0; i < batch.size(); i++) {
+      batch.get(i).complete(results[i], failures[i]);
+    }
   }
 
   private long readRevision() throws SQLException {
