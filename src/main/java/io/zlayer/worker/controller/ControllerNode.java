@@ -133,7 +133,8 @@ public final class ControllerNode {
       return v;
     };
     return vertx.deployVerticle(new OperatorVerticle(cp)).onSuccess(deployments::add)
-        .compose(id -> vertx.deployVerticle(new LeaseSweeperVerticle(cp.lifecycle(), cp.nodes(), cp.options().nodeGcThreshold())).onSuccess(deployments::add))
+        .compose(id -> vertx.deployVerticle(new LeaseSweeperVerticle(cp.lifecycle(), cp.nodes(),
+            cp.options().nodeGcThreshold())).onSuccess(deployments::add))
         .compose(id -> vertx.deployVerticle(endpoint, new io.vertx.core.DeploymentOptions().setInstances(ENDPOINT_INSTANCES))
             .onSuccess(deployments::add))
         .<Void>mapEmpty()

@@ -50,9 +50,9 @@ public final class NodeDirectory {
 
   /**
    * Forgets every node deregistered at or before {@code deregisteredBy} (epoch seconds), in memory
-   * and in the store, and returns their ids (the event log keeps their history). Ids are never
-   * handed out again: the highest id given so far is stored first, and {@link #load} continues
-   * from it.
+   * and in the store, and returns their ids (the event log keeps their history). New nodes are
+   * never given a collected id: the highest id given so far is stored first, and {@link #load}
+   * continues from it (a worker may still ask for its own old id, {@code desired_node_id}).
    */
   public Future<List<Long>> collectDeregistered(long deregisteredBy) {
     List<Long> ids = nodes.values().stream()

@@ -13,11 +13,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
- * A registration storm of throwaway workers before the clock starts, so that neither the
- * controller's nor the simulator's JIT compiles during the measured storm: the crypto baseline
- * it is compared with is measured warm too. The operator deregisters them as they register (they
- * never connect) and then collects them, so they count in no figure. The compilers keep working
- * for a while after code gets hot, hence the wait for them to go quiet.
+ * Throwaway registrations before the clock starts, so that neither the controller's nor the
+ * simulator's JIT compiles during the measured storm: the crypto baseline it is compared with is
+ * measured warm too. The operator deregisters them as they register (they never connect) and
+ * then collects them, so they count in no figure.
  */
 final class WarmUp {
   private final Simulator.Fleet fleet;
@@ -60,10 +59,11 @@ final class WarmUp {
   }
 
   /**
-   * Registers {@code keyPems.length} throwaway workers at {@link #PACE_PER_SEC} while the operator
-   * deregisters those already registered, then has the operator collect them (so they leave the
-   * controller's memory and count in no figure), then waits for both JITs to go quiet; bounded by
-   * {@code timeout}.
+   * Registers throwaway workers at {@link #PACE_PER_SEC} (the operator deregistering them as they
+   * come) until neither JVM has compiled for {@link #PACED_QUIET_SECONDS} seconds in a row (at
+   * least {@link #MIN_PACED} of them, at most all of {@code keyPems} but the burst), then a burst
+   * of up to {@link #MAX_BURST} at full speed for the storm's own paths; the operator then
+   * collects them all, and this waits for both JITs to go quiet. Bounded by {@code timeout}.
    *
    * <p>Why a steady pace and not a storm like the measured one: while C2's queue is long (it
    * always is in a storm on two cores), HotSpot compiles new hot methods at tier 2 instead of 3
