@@ -46,7 +46,13 @@ public final class LeaseSweeperVerticle extends VerticleBase {
       return;
     }
     collecting = true;
-    nodes.collectDeregistered(Instant.now().minus(gcThreshold).getEpochSecond())
+    Future<java.util.List<Long>> collected;
+    try {
+      collected = nodes.collectDeregistered(Instant.now().minus(gcThreshold).getEpochSecond());
+    } catch (RuntimeException e) {
+      collected = Future.failedFuture(e);
+    }
+    collected
         .onSuccess(ids -> {
           if (!ids.isEmpty()) {
             LOG.info("collected {} node(s) deregistered more than {} ago", ids.size(), Durations.format(gcThreshold));

@@ -37,7 +37,7 @@ public final class MtlsGate {
         "client certificate was not issued to a current node of cluster " + clusterId
         + " (unknown, or its node was deregistered and collected)"));
     NodeRecord node = nodes.get(owner).orElseThrow(() -> ControlPlaneException.unauthenticated(
-        "node " + owner + " is not registered"));
+        "node " + owner + " is not registered (deregistered and collected)"));
     if (node.state() == NodeState.QUARANTINED) {
       throw ControlPlaneException.unauthenticated("certificate of node " + node.nodeId() + " has been revoked");
     }

@@ -58,6 +58,20 @@ public record NodeRecord(long nodeId, NodeState state, JsonObject profile, Strin
         .put("state_since", stateSince);
   }
 
+  /**
+   * When the state began; records written before the field existed have none: a deregistered
+   * one then counts from now (so it is not collected at once after an upgrade), others from
+   * their registration.
+   */
+  private static long stateSince(JsonObject json) {
+    Long since = json.getLong("state_since");
+    if (since != null) {
+      return since;
+    }
+    return NodeState.ofWire(json.getString("state")) == NodeState.DEREGISTERED
+        ? java.time.Instant.now().getEpochSecond() : json.getLong("registered_at", 0L);
+  }
+
   public static NodeRecord fromJson(JsonObject json) {
     return new NodeRecord(json.getLong("node_id"), NodeState.ofWire(json.getString("state")),
         json.getJsonObject("profile", new JsonObject()), json.getString("cert_serial"),
@@ -65,6 +79,6 @@ public record NodeRecord(long nodeId, NodeState state, JsonObject profile, Strin
         json.getLong("registered_at", 0L), json.getString("protocol", "grpc"),
         json.getString("state_cause"), json.getString("internal_token_sha256"),
         json.getString("previous_cert_sha256"),
-        json.getLong("state_since", json.getLong("registered_at", 0L)));
+        stateSince(json));
   }
 }

@@ -28,7 +28,8 @@ public final class CryptoBaseline {
     boolean json = List.of(args).contains("--json");
     double rate = measure(threads, Duration.ofMillis((long) (seconds * 1000)));
     if (json) {
-      System.out.printf("{\"threads\":%d,\"seconds\":%.1f,\"registrations_crypto_per_sec\":%.1f}%n", threads, seconds, rate);
+      System.out.printf(java.util.Locale.ROOT, "{\"threads\":%d,\"seconds\":%.1f,\"registrations_crypto_per_sec\":%.1f}%n",
+          threads, seconds, rate);
     } else {
       System.out.printf("registration crypto (CSR verify + certificate sign, EC P-256, BC): %.0f/s on %d threads%n",
           rate, threads);
@@ -45,10 +46,16 @@ public final class CryptoBaseline {
       KeyPair keys = WorkerKeys.generateP256();
       csrs.add(WorkerKeys.createCsr(keys, "baseline-" + i));
     }
-    // Warm up until the JIT has compiled the EC arithmetic (C2 takes a few seconds), then measure.
-    run(ca, csrs, threads, WARMUP);
-    AtomicLong done = run(ca, csrs, threads, duration);
-    return done.get() / (duration.toMillis() / 1000.0);
+    try {
+      // Warm up until the JIT has compiled the EC arithmetic (C2 takes a few seconds), then measure.
+      run(ca, csrs, threads, WARMUP);
+      AtomicLong done = run(ca, csrs, threads, duration);
+      return done.get() / (duration.toMillis() / 1000.0);
+    } finally {
+      try (var files = Files.walk(dir)) {
+        files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+      }
+    }
   }
 
   private static AtomicLong run(WorkerCa ca, List<byte[]> csrs, int threads, Duration duration) throws Exception {
@@ -86,13 +93,13 @@ public final class CryptoBaseline {
    * and heap stay out of it; returns registrations per second, or NaN if it failed.
    */
   public static double inChildProcess() {
+    Process p = null;
     try {
       String javaBin = ProcessHandle.current().info().command().orElse("java");
-      Process p = new ProcessBuilder(javaBin, "-cp", System.getProperty("java.class.path"),
+      p = new ProcessBuilder(javaBin, "-cp", System.getProperty("java.class.path"),
           CryptoBaseline.class.getName(), "2", "5", "--json")
           .redirectError(ProcessBuilder.Redirect.DISCARD).start();
       if (!p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)) {
-        p.destroyForcibly();
         return Double.NaN;
       }
       for (String line : new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8)
@@ -102,11 +109,15 @@ public final class CryptoBaseline {
         }
       }
       return Double.NaN;
-    } catch (java.io.IOException e) {
+    } catch (java.io.IOException | RuntimeException e) {
       return Double.NaN;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return Double.NaN;
+    } finally {
+      if (p != null) {
+        p.destroyForcibly(); // no-op once it has exited
+      }
     }
   }
 }

@@ -53,7 +53,7 @@ final class SimWorker {
   private final String keyPem;
   private final byte[] csrDer;
   private final Backoff backoff = new Backoff();
-  private long nodeId;
+  private volatile long nodeId; // read by the warm-up's thread
   private Identity identity;
   private byte[] certDer;
   private ControllerChannel channel;

@@ -137,9 +137,16 @@ public final class Simulator {
       }
     }
 
+    /** When set (the warm-up), every newly registered worker is also queued here. */
+    volatile java.util.Queue<SimWorker> registeredQueue;
+
     void registered(Object worker) {
       registered.incrementAndGet();
       lastRegisteredNanos.set(System.nanoTime());
+      java.util.Queue<SimWorker> queue = registeredQueue;
+      if (queue != null && worker instanceof SimWorker w) {
+        queue.add(w);
+      }
     }
 
     void retryRegistration(SimWorker worker) {
@@ -490,16 +497,20 @@ public final class Simulator {
       for (LegacySimWorker w : legacyWorkers) {
         w.context().runOnContext(v -> w.stop());
       }
+      // The held polls' connections first: closed by Vert.x's own shutdown, they would report to
+      // event loops that have already stopped.
+      HttpClientAgent legacy;
+      synchronized (this) {
+        legacy = legacyClient;
+      }
       try {
-        // The held polls' connections first: closed by Vert.x's own shutdown, they would report
-        // to event loops that have already stopped.
-        HttpClientAgent legacy;
-        synchronized (this) {
-          legacy = legacyClient;
-        }
         if (legacy != null) {
           legacy.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
         }
+      } catch (Exception e) {
+        s.progress().println("sim: closing the legacy client: " + describe(e));
+      }
+      try {
         vertx.close().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
       } catch (Exception e) {
         s.progress().println("sim: vertx close: " + describe(e));

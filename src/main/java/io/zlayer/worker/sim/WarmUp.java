@@ -83,12 +83,14 @@ final class WarmUp {
     for (int i = 0; i < n; i++) {
       workers.add(new SimWorker(fleet, i, loops.get(i % loops.size()).ctx, keyPems[i], csrs[i]));
     }
+    java.util.Queue<SimWorker> justRegistered = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    fleet.registeredQueue = justRegistered;
     fleet.registerPermits.release(registerWindow);
     int burst = n >= 10 * MAX_BURST ? MAX_BURST : n / 10;
     int paced = n - burst;
     int started = 0;
     int deregistered = 0;
-    int nextToDeregister = 0;
+    long period = 1_000_000_000L / PACE_PER_SEC;
     long nextStart = System.nanoTime();
     JitMeter jit = new JitMeter(controllerMetrics);
     long nextSample = System.nanoTime() + 1_000_000_000L;
@@ -97,10 +99,11 @@ final class WarmUp {
       long now = System.nanoTime();
       if (now >= nextStart && fleet.registerPermits.tryAcquire()) {
         owner.startRegistration(workers.get(started++));
-        nextStart += 1_000_000_000L / PACE_PER_SEC;
+        nextStart = Math.max(nextStart + period, now); // after a stall: the pace, not a catch-up burst
       }
-      if (nextToDeregister < started && workers.get(nextToDeregister).nodeId() > 0) {
-        deregistered += deregister(workers.get(nextToDeregister++));
+      SimWorker done = justRegistered.poll();
+      if (done != null) {
+        deregistered += deregister(done);
       } else {
         Thread.sleep(1); // pacing
       }
@@ -122,7 +125,16 @@ final class WarmUp {
     while (fleet.registered.get() < started && System.nanoTime() < deadline) {
       Thread.sleep(20); // the last registrations
     }
-    for (SimWorker w : workers.subList(nextToDeregister, started)) {
+    // Stragglers (a registration still retrying) must not register during the measured storm:
+    // stop them all, then wait until no registration is in flight (each gives its permit back).
+    for (SimWorker w : workers.subList(0, started)) {
+      w.context().runOnContext(v -> w.stop());
+    }
+    while (fleet.registerPermits.availablePermits() < registerWindow && System.nanoTime() < deadline) {
+      Thread.sleep(20); // bounded poll of in-process counters
+    }
+    fleet.registeredQueue = null;
+    for (SimWorker w = justRegistered.poll(); w != null; w = justRegistered.poll()) {
       deregistered += deregister(w);
     }
     double registerSecs = (System.nanoTime() - t0) / 1e9;
@@ -136,12 +148,16 @@ final class WarmUp {
   }
 
   private int deregister(SimWorker w) throws Exception {
-    if (w.nodeId() <= 0) {
-      return 0;
+    try {
+      operator.request(Addresses.OPERATOR_DEREGISTER,
+          new JsonObject().put("node_id", w.nodeId()).put("reason", "simulator warm-up"));
+      return 1;
+    } catch (Exception e) {
+      if (String.valueOf(e.getMessage()).contains("already deregistered")) {
+        return 0; // a retried request whose first attempt went through
+      }
+      throw e;
     }
-    operator.request(Addresses.OPERATOR_DEREGISTER,
-        new JsonObject().put("node_id", w.nodeId()).put("reason", "simulator warm-up"));
-    return 1;
   }
 
   /**

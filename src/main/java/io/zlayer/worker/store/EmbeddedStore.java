@@ -280,7 +280,9 @@ public final class EmbeddedStore implements Store {
   @Override
   public synchronized Future<Void> close() {
     if (closeFuture == null) {
-      closed = true;
+      synchronized (jobs) {
+        closed = true;
+      }
       watchers.all().forEach(StoreWatcher::cancel);
       // Ordered: tasks already queued finish first; SQLite checkpoints the WAL on last close.
       closeFuture = executor.<Void>executeBlocking(() -> {
@@ -319,23 +321,39 @@ public final class EmbeddedStore implements Store {
   }
 
   private <T> Future<T> submit(Callable<T> work, boolean write) {
-    if (closed) {
-      return Future.failedFuture(new IllegalStateException("store is closed"));
-    }
     Promise<T> promise = ((ContextInternal) vertx.getOrCreateContext()).promise();
     boolean schedule;
     synchronized (jobs) {
+      // Checked under the lock close() takes: a job is either queued before the close task
+      // (which drains it) or refused.
+      if (closed) {
+        return Future.failedFuture(new IllegalStateException("store is closed"));
+      }
       jobs.add(new Job<>(work, write, promise));
       schedule = !drainScheduled;
       drainScheduled = true;
     }
     if (schedule) {
-      executor.executeBlocking(() -> {
-        drain();
-        return null;
-      }, true);
+      try {
+        executor.executeBlocking(() -> {
+          drain();
+          return null;
+        }, true);
+      } catch (RuntimeException e) { // the executor refused (Vert.x shutting down): fail what waits
+        failQueued(e);
+      }
     }
     return promise.future();
+  }
+
+  private void failQueued(Throwable cause) {
+    List<Job<?>> dropped;
+    synchronized (jobs) {
+      dropped = new ArrayList<>(jobs);
+      jobs.clear();
+      drainScheduled = false;
+    }
+    dropped.forEach(job -> job.complete(null, cause));
   }
 
   /** Work queued for the store thread. */
@@ -366,13 +384,22 @@ public final class EmbeddedStore implements Store {
           batch.add(jobs.poll());
         }
       }
-      runBatch(batch);
+      try {
+        runBatch(batch);
+      } catch (Throwable t) { // runBatch completes every job itself; this is the last resort
+        for (Job<?> job : batch) {
+          job.complete(null, t);
+        }
+        failQueued(t);
+        throw t;
+      }
     }
   }
 
   private void runBatch(List<Job<?>> batch) {
     Object[] results = new Object[batch.size()];
     Throwable[] failures = new Throwable[batch.size()];
+    boolean committed = false;
     // The executor has one thread; the lock only matters if a same-named executor was made larger.
     synchronized (conn) {
       try {
@@ -388,7 +415,7 @@ public final class EmbeddedStore implements Store {
             if (savepoint != null) {
               conn.releaseSavepoint(savepoint);
             }
-          } catch (Exception e) {
+          } catch (Exception | Error e) { // an Error too: this job fails, the store goes on
             failures[i] = e;
             pending.subList(mark, pending.size()).clear();
             if (savepoint == null) {
@@ -400,12 +427,8 @@ public final class EmbeddedStore implements Store {
           }
         }
         conn.commit();
-        if (!pending.isEmpty()) {
-          List<WatchEvent> events = List.copyOf(pending);
-          pending.clear();
-          publish(events);
-        }
-      } catch (Exception e) {
+        committed = true;
+      } catch (Exception | Error e) {
         pending.clear();
         try {
           if (!conn.isClosed()) {
@@ -419,6 +442,15 @@ public final class EmbeddedStore implements Store {
             failures[i] = e; // the commit failed: none of the batch happened
           }
         }
+      }
+    }
+    if (committed && !pending.isEmpty()) {
+      List<WatchEvent> events = List.copyOf(pending);
+      pending.clear();
+      try {
+        publish(events);
+      } catch (RuntimeException e) { // a watcher's fault must not fail writes that are committed
+        log.error("could not deliver {} committed store event(s) to watchers", events.size(), e);
       }
     }
     for (int i = 0; i < batch.size(); i++) {
