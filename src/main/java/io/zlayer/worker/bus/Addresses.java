@@ -44,7 +44,7 @@ public final class Addresses {
   public static final String OPERATOR_DEREGISTER = "zlayer.operator.deregister";
   /**
    * {@code {}} -> {@code {collected, node_ids}}: forgets every deregistered node (its record leaves
-   * the controller's memory and the store; its event history stays). No new node is given a collected id.
+   * the controller's memory and the store; its event history stays). No node is given a collected id again.
    */
   public static final String OPERATOR_GC = "zlayer.operator.gc";
 

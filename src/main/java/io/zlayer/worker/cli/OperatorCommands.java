@@ -250,7 +250,7 @@ final class OperatorCommands {
 
   @Command(name = "gc", mixinStandardHelpOptions = true,
       description = "Forget every deregistered node: its record leaves the controller (memory and store); "
-          + "its event history stays and no new node is given its id.")
+          + "its event history stays and no node is given its id again.")
   static final class Gc implements Callable<Integer> {
     @Mixin
     Target target;

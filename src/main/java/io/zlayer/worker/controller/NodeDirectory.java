@@ -28,6 +28,8 @@ public final class NodeDirectory {
   private final Map<Long, java.util.Deque<CommandResult>> commandResults = new ConcurrentHashMap<>();
   /** The highest node id handed out before a collection (see {@link #collectDeregistered}). */
   static final String ID_FLOOR_KEY = "meta/node_id_floor";
+  /** Ids at or below it are never proposed unless in use (see {@link #proposeId}). */
+  private volatile long collectedFloor;
   /** Command outcomes kept per node for the operator's view. */
   private static final int KEPT_COMMAND_RESULTS = 10;
 
@@ -38,7 +40,10 @@ public final class NodeDirectory {
   /** Loads every stored node, and where node ids continue after collected ones. */
   public Future<NodeDirectory> load() {
     return store.get(ID_FLOOR_KEY).compose(floor -> {
-      floor.ifPresent(kv -> reserve(Long.parseLong(kv.value().trim())));
+      floor.ifPresent(kv -> {
+        collectedFloor = Long.parseLong(kv.value().trim());
+        reserve(collectedFloor);
+      });
       return store.range(NodeRecord.PREFIX);
     }).map(kvs -> {
       for (KeyValue kv : kvs) {
@@ -50,9 +55,9 @@ public final class NodeDirectory {
 
   /**
    * Forgets every node deregistered at or before {@code deregisteredBy} (epoch seconds), in memory
-   * and in the store, and returns their ids (the event log keeps their history). New nodes are
-   * never given a collected id: the highest id given so far is stored first, and {@link #load}
-   * continues from it (a worker may still ask for its own old id, {@code desired_node_id}).
+   * and in the store, and returns their ids (the event log keeps their history). No node is
+   * given a collected id again, not even one asking for it ({@code desired_node_id}): the
+   * highest id given so far is stored first, and {@link #load} continues from it.
    */
   public Future<List<Long>> collectDeregistered(long deregisteredBy) {
     List<Long> ids = nodes.values().stream()
@@ -61,7 +66,9 @@ public final class NodeDirectory {
     if (ids.isEmpty()) {
       return Future.succeededFuture(List.of());
     }
-    return store.put(ID_FLOOR_KEY, Long.toString(highestId.get())).compose(rev -> {
+    long floor = highestId.get();
+    return store.put(ID_FLOOR_KEY, Long.toString(floor)).compose(rev -> {
+      collectedFloor = Math.max(collectedFloor, floor);
       List<Future<Long>> each = new java.util.ArrayList<>(ids.size());
       for (long id : ids) {
         each.add(updates.run(id, () -> {
@@ -120,7 +127,9 @@ public final class NodeDirectory {
 
   /** The id to try for a new node: the desired one when free, else one past the highest known. */
   public long proposeId(long desired) {
-    if (desired > 0 && !nodes.containsKey(desired)) {
+    // At or below the collection floor an absent id may be a collected node's, whose assignment
+    // and command logs are kept: never hand it out, not even to a worker asking for it.
+    if (desired > collectedFloor && !nodes.containsKey(desired)) {
       return desired;
     }
     return highestId.incrementAndGet();

@@ -152,6 +152,17 @@ class MtlsGateTest {
     controller = TestCluster.startController(vertx, TestCluster.controllerOptions(dir, new JsonObject()));
     Identity next = RawWorker.register(vertx, controller);
     assertTrue(next.nodeId() > leaves.nodeId(), "new id " + next.nodeId() + " after collected " + leaves.nodeId());
+    // Not even a worker asking for the collected id gets it (its assignment log is kept).
+    ControllerChannel plain = TestCluster.channel(vertx, controller, null);
+    channels.add(plain);
+    long asked = await(plain.unary(io.zlayer.worker.proto.ClusterControlPlaneGrpcClient.Register,
+        io.zlayer.worker.proto.RegisterRequest.newBuilder()
+            .setBootstrapToken(TestCluster.mint(controller).encode()).setDesiredNodeId(leaves.nodeId())
+            .setProfile(io.zlayer.worker.proto.WorkerProfile.newBuilder().setOs("linux").setArch("x86_64"))
+            .setCsrDer(com.google.protobuf.ByteString.copyFrom(io.zlayer.worker.pki.WorkerKeys.createCsr(
+                io.zlayer.worker.pki.WorkerKeys.generateP256(), "asks")))
+            .build())).getNodeId();
+    assertTrue(asked > next.nodeId(), "asked for collected id " + leaves.nodeId() + ", got " + asked);
   }
 
   @Test
