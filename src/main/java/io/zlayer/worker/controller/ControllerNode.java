@@ -92,10 +92,11 @@ public final class ControllerNode {
     TokenService tokens = new TokenService(store, clusterId, ca.caSha256(), clock);
     Registrar registrar = new Registrar(vertx, store, tokens, ca, nodes, leases,
         options.workerCertValidity(), clock);
+    PollHub<NodeEventLog.Entry> polls = new PollHub<>(LegacyApi.DEFAULT_MAX_HELD_POLLS);
+    nodes.onCollected(polls::forget);
     return new ControlPlane(vertx, options, clusterId, store, ca, identity, adminToken, tokens, nodes,
         leases, registrar, new MtlsGate(clusterId, nodes), new NodeLifecycle(vertx, nodes, leases, clock),
-        new NodeEventLog(store, "assignment-log"), new NodeEventLog(store, "command-log"),
-        new PollHub<>(LegacyApi.DEFAULT_MAX_HELD_POLLS), clock);
+        new NodeEventLog(store, "assignment-log"), new NodeEventLog(store, "command-log"), polls, clock);
   }
 
   /** The cluster's id: created once, by whichever controller first starts on the store. */

@@ -30,6 +30,8 @@ public final class NodeDirectory {
   static final String ID_FLOOR_KEY = "meta/node_id_floor";
   /** Ids at or below it are never proposed unless in use (see {@link #proposeId}). */
   private volatile long collectedFloor;
+  private final List<java.util.function.LongConsumer> collectedListeners =
+      new java.util.concurrent.CopyOnWriteArrayList<>();
   /** Command outcomes kept per node for the operator's view. */
   private static final int KEPT_COMMAND_RESULTS = 10;
 
@@ -86,8 +88,14 @@ public final class NodeDirectory {
     });
   }
 
+  /** Also forgets collected nodes elsewhere (the legacy poll hub's last revision per node). */
+  public void onCollected(java.util.function.LongConsumer listener) {
+    collectedListeners.add(listener);
+  }
+
   private void forget(NodeRecord record) {
     long id = record.nodeId();
+    collectedListeners.forEach(l -> l.accept(id));
     nodes.remove(id);
     lastStatus.remove(id);
     commandResults.remove(id);

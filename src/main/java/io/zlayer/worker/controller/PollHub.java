@@ -65,6 +65,15 @@ final class PollHub<E> {
     }
   }
 
+  /** Drops what is kept for a node that was collected (see {@link NodeDirectory#collectDeregistered}). */
+  synchronized void forget(long nodeId) {
+    latestEvent.remove(nodeId);
+    Waiter<E> waiter = held.remove(nodeId);
+    if (waiter != null) {
+      waiter.supersede(); // answered empty now; its next poll is refused
+    }
+  }
+
   synchronized int size() {
     return held.size();
   }

@@ -54,4 +54,17 @@ class PollHubTest {
     hub.release(1, released); // not the held one: no effect
     assertEquals(2, hub.size());
   }
+
+  @Test
+  void aCollectedNodeLeavesNothingBehind() {
+    PollHub<String> hub = new PollHub<>(10);
+    hub.event(7, 9, "e9");
+    assertEquals(PollHub.Outcome.WAKE_NOW, hub.hold(7, new Probe(0)), "an event it has not seen");
+    hub.forget(7);
+    Probe held = new Probe(0);
+    assertEquals(PollHub.Outcome.HELD, hub.hold(7, held), "nothing kept for the node any more");
+    hub.forget(7);
+    assertEquals(List.of("supersede"), held.ends, "a poll still held is answered");
+    assertEquals(0, hub.size());
+  }
 }
