@@ -323,10 +323,7 @@ public final class Simulator {
             java.util.Arrays.copyOfRange(keyPems, grpcN, keyN), java.util.Arrays.copyOfRange(csrs, grpcN, keyN),
             s.registerWindow(), Duration.ofSeconds(Math.max(150, warmN / 50 + 120)));
       }
-      double cryptoBefore = cryptoBaseline ? CryptoBaseline.inChildProcess() : Double.NaN;
-      if (cryptoBaseline) {
-        s.progress().printf("sim: raw registration crypto just before the storm: %.0f/s%n", cryptoBefore);
-      }
+      double cryptoBefore = measureCrypto("just before the storm");
       long metricsTimer = vertx.setPeriodic(1000, id -> pollMetrics());
 
       // ---- register + connect ----
@@ -371,10 +368,7 @@ public final class Simulator {
       double connectSecs = fleet.allConnectedNanos.get() == 0 ? Double.NaN
           : (fleet.allConnectedNanos.get() - connectStart) / 1e9;
       progress(true);
-      double cryptoAfter = cryptoBaseline ? CryptoBaseline.inChildProcess() : Double.NaN;
-      if (cryptoBaseline) {
-        s.progress().printf("sim: raw registration crypto after the fleet connected: %.0f/s%n", cryptoAfter);
-      }
+      double cryptoAfter = measureCrypto("after the fleet connected");
 
       // ---- hold ----
       phase = "hold";
@@ -516,6 +510,16 @@ public final class Simulator {
         s.progress().println("sim: vertx close: " + describe(e));
       }
     }
+  }
+
+  /** The box's raw registration crypto now (see {@link #withCryptoBaseline}); NaN when not asked for. */
+  private double measureCrypto(String when) {
+    if (!cryptoBaseline) {
+      return Double.NaN;
+    }
+    double rate = CryptoBaseline.inChildProcess();
+    s.progress().printf("sim: raw registration crypto %s: %.0f/s%n", when, rate);
+    return rate;
   }
 
   /**
