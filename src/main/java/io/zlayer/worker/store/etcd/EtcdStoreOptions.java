@@ -27,7 +27,7 @@ public record EtcdStoreOptions(List<String> endpoints, String prefix, Path caFil
     if (prefix.isEmpty()) {
       throw new IllegalArgumentException("etcd key prefix must not be empty");
     }
-    if (tls() && (caFile == null)) {
+    if (endpoints.stream().anyMatch(e -> e.startsWith("https://")) && caFile == null) {
       throw new IllegalArgumentException("https etcd endpoints need a CA file");
     }
   }
