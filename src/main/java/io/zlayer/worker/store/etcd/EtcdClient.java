@@ -135,9 +135,12 @@ final class EtcdClient {
       return su;
     }
     rotate(used);
+    // Refused at connect: nothing was sent. Anything else (a deadline, a dropped connection) may
+    // have reached etcd.
+    boolean notSent = e instanceof java.net.ConnectException;
     return new StoreUnavailableException("etcd " + endpoints.get(used) + " is unreachable (" + method.methodName()
         + ": " + e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage())
-        + "); a write's outcome is unknown", e);
+        + (notSent ? "); nothing was written" : "); a write's outcome is unknown"), e);
   }
 
   /** After a failure on endpoint {@code used}, later calls try the next one. */

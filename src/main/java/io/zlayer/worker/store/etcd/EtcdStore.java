@@ -12,6 +12,7 @@ import io.zlayer.worker.store.StoreArgs;
 import io.zlayer.worker.store.TxnResult;
 import io.zlayer.worker.store.Watch;
 import io.zlayer.worker.store.WatchEvent;
+import io.zlayer.worker.store.etcd.etcdserverpb.CompactionRequest;
 import io.zlayer.worker.store.etcd.etcdserverpb.DeleteRangeRequest;
 import io.zlayer.worker.store.etcd.etcdserverpb.KVGrpcClient;
 import io.zlayer.worker.store.etcd.etcdserverpb.PutRequest;
@@ -199,6 +200,15 @@ public final class EtcdStore implements Store {
     }
     return etcd.call(KVGrpcClient.Txn, t.build())
         .map(r -> new TxnResult(r.getSucceeded(), r.getHeader().getRevision()));
+  }
+
+  /**
+   * Drops etcd's history up to {@code revision} (the server's auto-compaction normally does it);
+   * watches that still needed it resync as the class comment says.
+   */
+  public Future<Void> compact(long revision) {
+    return etcd.call(KVGrpcClient.Compact, CompactionRequest.newBuilder().setRevision(revision).setPhysical(true)
+        .build()).mapEmpty();
   }
 
   // ---------------------------------------------------------------- watches

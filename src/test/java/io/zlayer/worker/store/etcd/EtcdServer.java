@@ -67,6 +67,23 @@ public final class EtcdServer implements AutoCloseable {
     }
   }
 
+  /** SIGSTOP: etcd keeps its connections but answers nothing (a hung or partitioned server). */
+  public void pause() throws IOException, InterruptedException {
+    signal("-STOP");
+  }
+
+  /** SIGCONT after {@link #pause()}. */
+  public void resume() throws IOException, InterruptedException {
+    signal("-CONT");
+  }
+
+  private void signal(String signal) throws IOException, InterruptedException {
+    int rc = new ProcessBuilder("kill", signal, Long.toString(process.pid())).inheritIO().start().waitFor();
+    if (rc != 0) {
+      throw new IOException("kill " + signal + " " + process.pid() + " exited with " + rc);
+    }
+  }
+
   public void stop() throws InterruptedException {
     if (process != null) {
       process.destroy();

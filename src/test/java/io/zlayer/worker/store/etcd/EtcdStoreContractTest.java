@@ -28,4 +28,9 @@ class EtcdStoreContractTest extends StoreContractTest {
     return await(EtcdStore.open(vertx, EtcdStoreOptions.of(List.of(etcd.endpoint()))
         .withPrefix("/contract" + TESTS.incrementAndGet() + "/")));
   }
+
+  @Override
+  protected void compact(long revision) {
+    await(((EtcdStore) store).compact(revision));
+  }
 }
