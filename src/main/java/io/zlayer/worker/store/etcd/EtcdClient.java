@@ -49,8 +49,10 @@ final class EtcdClient {
         .setHttp2ClearTextUpgrade(false)
         .setConnectTimeout((int) Math.min(timeoutMs, Integer.MAX_VALUE));
     if (options.tls()) {
-      http.setSsl(true).setUseAlpn(true)
-          .setTrustOptions(new PemTrustOptions().addCertPath(options.caFile().toString()));
+      http.setSsl(true).setUseAlpn(true);
+      if (options.caFile() != null) {
+        http.setTrustOptions(new PemTrustOptions().addCertPath(options.caFile().toString()));
+      }
       if (options.certFile() != null) {
         http.setKeyCertOptions(new PemKeyCertOptions()
             .setCertPath(options.certFile().toString()).setKeyPath(options.keyFile().toString()));
@@ -135,6 +137,11 @@ final class EtcdClient {
       return su;
     }
     rotate(used);
+    if (e instanceof java.util.concurrent.TimeoutException || (e instanceof io.vertx.grpc.common.GrpcErrorException ge
+        && (ge.status() == GrpcStatus.CANCELLED || ge.status() == GrpcStatus.DEADLINE_EXCEEDED))) {
+      return new StoreUnavailableException("etcd " + endpoints.get(used) + " did not answer " + method.methodName()
+          + " within " + timeoutMs + " ms; a write's outcome is unknown", e);
+    }
     // Refused at connect: nothing was sent. Anything else (a deadline, a dropped connection) may
     // have reached etcd.
     boolean notSent = e instanceof java.net.ConnectException;

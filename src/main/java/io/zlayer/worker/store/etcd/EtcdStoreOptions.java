@@ -9,7 +9,8 @@ import java.util.Objects;
 /**
  * How to reach etcd: {@code http(s)://host:port} endpoints (tried in order, the next one after a
  * failure), the key prefix every store key lives under, client TLS files for {@code https}
- * endpoints (all null for {@code http}), and the deadline of one request.
+ * endpoints (a null CA: the JDK's default CAs; null cert and key: no client certificate), and
+ * the deadline of one request.
  */
 public record EtcdStoreOptions(List<String> endpoints, String prefix, Path caFile, Path certFile, Path keyFile,
                                Duration requestTimeout) {
@@ -26,9 +27,6 @@ public record EtcdStoreOptions(List<String> endpoints, String prefix, Path caFil
     }
     if (prefix.isEmpty()) {
       throw new IllegalArgumentException("etcd key prefix must not be empty");
-    }
-    if (endpoints.stream().anyMatch(e -> e.startsWith("https://")) && caFile == null) {
-      throw new IllegalArgumentException("https etcd endpoints need a CA file");
     }
   }
 
