@@ -3,7 +3,6 @@ package io.zlayer.worker.store.etcd;
 import com.google.protobuf.ByteString;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
-import io.vertx.core.Vertx;
 import io.vertx.grpc.client.GrpcClientRequest;
 import io.zlayer.worker.store.etcd.v3electionpb.CampaignRequest;
 import io.zlayer.worker.store.etcd.v3electionpb.ElectionGrpcClient;
@@ -18,12 +17,10 @@ import java.util.Optional;
  * the leader, observe changes, resign. Election names live under the store's key prefix.
  */
 public final class EtcdElection {
-  private final Vertx vertx;
   private final EtcdClient etcd;
   private final String prefix;
 
-  EtcdElection(Vertx vertx, EtcdClient etcd, String prefix) {
-    this.vertx = vertx;
+  EtcdElection(EtcdClient etcd, String prefix) {
     this.etcd = etcd;
     this.prefix = prefix;
   }

@@ -73,8 +73,8 @@ public final class EtcdStore implements Store {
   }
 
   /** etcd's election API, with election names under this store's prefix. */
-  public EtcdElection election(Vertx vertx) {
-    return new EtcdElection(vertx, etcd, prefix);
+  public EtcdElection election() {
+    return new EtcdElection(etcd, prefix);
   }
 
   // ---------------------------------------------------------------- reads

@@ -77,7 +77,7 @@ class EtcdLeasesAndElectionTest {
 
   @Test
   void oneLeaderAtATimeAndTheNextTakesOverOnResign() throws Exception {
-    EtcdElection election = store.election(vertx);
+    EtcdElection election = store.election();
     assertEquals(Optional.empty(), await(election.leader("ctl")));
     long la = await(store.leases().grant(10));
     long lb = await(store.leases().grant(10));
