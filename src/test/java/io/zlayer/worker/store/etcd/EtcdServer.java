@@ -26,7 +26,12 @@ public final class EtcdServer implements AutoCloseable {
   private final Path dataDir;
   private final int clientPort;
   private final int peerPort;
+  private final int metricsPort;
   private Process process;
+  /** Server certificate, key and the CA clients must present certificates from; null: plain http. */
+  private Path tlsCert;
+  private Path tlsKey;
+  private Path tlsCa;
 
   public EtcdServer() throws IOException {
     if (!Files.isExecutable(Path.of(BINARY))) {
@@ -36,21 +41,36 @@ public final class EtcdServer implements AutoCloseable {
     dataDir = Files.createTempDirectory("zlayer-etcd-");
     clientPort = freePort();
     peerPort = freePort();
+    metricsPort = freePort();
+  }
+
+  /** Serve clients over TLS only, and require a client certificate signed by {@code ca}. */
+  public EtcdServer withTls(Path cert, Path key, Path ca) {
+    this.tlsCert = cert;
+    this.tlsKey = key;
+    this.tlsCa = ca;
+    return this;
   }
 
   public String endpoint() {
-    return "http://127.0.0.1:" + clientPort;
+    return (tlsCert == null ? "http" : "https") + "://127.0.0.1:" + clientPort;
   }
 
   public EtcdServer start() throws IOException, InterruptedException {
     String client = endpoint();
     String peer = "http://127.0.0.1:" + peerPort;
-    process = new ProcessBuilder(List.of(BINARY, "--name", "test", "--data-dir", dataDir.resolve("data").toString(),
+    List<String> args = new java.util.ArrayList<>(List.of(BINARY, "--name", "test",
+        "--data-dir", dataDir.resolve("data").toString(),
         "--listen-client-urls", client, "--advertise-client-urls", client,
         "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-        "--initial-cluster", "test=" + peer,
+        "--initial-cluster", "test=" + peer, "--listen-metrics-urls", metrics(),
         "--auto-compaction-mode=revision", "--auto-compaction-retention=1000",
-        "--logger=zap", "--log-outputs=" + dataDir.resolve("etcd.log")))
+        "--logger=zap", "--log-outputs=" + dataDir.resolve("etcd.log")));
+    if (tlsCert != null) {
+      args.addAll(List.of("--cert-file", tlsCert.toString(), "--key-file", tlsKey.toString(),
+          "--client-cert-auth", "--trusted-ca-file", tlsCa.toString()));
+    }
+    process = new ProcessBuilder(args)
         .redirectErrorStream(true)
         .redirectOutput(dataDir.resolve("etcd.out").toFile())
         .start();
@@ -102,10 +122,15 @@ public final class EtcdServer implements AutoCloseable {
     }
   }
 
+  /** Plain-http /health and /metrics, also when clients need TLS. */
+  private String metrics() {
+    return "http://127.0.0.1:" + metricsPort;
+  }
+
   /** Polls etcd's /health until it answers true; the process is ours, there is no event to wait on. */
   private void awaitHealthy() throws IOException, InterruptedException {
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofMillis(500)).build();
-    HttpRequest health = HttpRequest.newBuilder(URI.create(endpoint() + "/health"))
+    HttpRequest health = HttpRequest.newBuilder(URI.create(metrics() + "/health"))
         .timeout(Duration.ofSeconds(1)).build();
     long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
     while (System.nanoTime() < deadline) {
