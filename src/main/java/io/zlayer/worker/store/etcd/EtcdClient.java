@@ -42,7 +42,8 @@ final class EtcdClient {
     this.timeoutMs = options.requestTimeout().toMillis();
     for (String e : endpoints) {
       URI u = EtcdStoreOptions.uri(e);
-      addresses.add(SocketAddress.inetSocketAddress(u.getPort(), u.getHost()));
+      String host = u.getHost().startsWith("[") ? u.getHost().substring(1, u.getHost().length() - 1) : u.getHost();
+      addresses.add(SocketAddress.inetSocketAddress(u.getPort(), host));
     }
     HttpClientOptions http = new HttpClientOptions()
         .setProtocolVersion(HttpVersion.HTTP_2)
