@@ -62,6 +62,9 @@ public final class ControlPlaneException extends RuntimeException {
     if (failure instanceof ControlPlaneException e) {
       return e;
     }
+    if (failure instanceof io.zlayer.worker.store.StoreUnavailableException) { // etcd down: fail fast, retry later
+      return new ControlPlaneException(Kind.UNAVAILABLE, "the cluster state store is unreachable; retry shortly");
+    }
     return new ControlPlaneException(Kind.INTERNAL, "internal error; see the controller log");
   }
 }

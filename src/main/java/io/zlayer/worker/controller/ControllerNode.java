@@ -8,9 +8,9 @@ import io.zlayer.worker.pki.SecureFiles;
 import io.zlayer.worker.pki.ServerIdentity;
 import io.zlayer.worker.pki.WorkerCa;
 import io.zlayer.worker.store.Compare;
-import io.zlayer.worker.store.EmbeddedStore;
 import io.zlayer.worker.store.Op;
 import io.zlayer.worker.store.Store;
+import io.zlayer.worker.store.Stores;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -59,12 +59,7 @@ public final class ControllerNode {
 
   public static Future<ControllerNode> start(Vertx vertx, ControllerOptions options) {
     Clock clock = Clock.systemUTC();
-    if (!options.store().embedded()) {
-      // Refuse rather than silently keep state where the other controllers cannot see it.
-      return Future.failedFuture(new io.zlayer.worker.config.ConfigException(
-          "store: type " + options.store().type() + " is not available in this build yet; use store: embedded"));
-    }
-    return EmbeddedStore.open(vertx, options.dataDir().resolve("store"))
+    return Stores.open(vertx, options.store(), options.dataDir().resolve("store"))
         .compose(store -> clusterId(store).compose(clusterId -> vertx.executeBlocking(() -> {
           WorkerCa ca = WorkerCa.loadOrCreate(options.workerCaDir(), clusterId);
           ServerIdentity identity = ca.issueServerIdentity(options.tlsNames());

@@ -6,9 +6,9 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * The controller's durable state, shaped like etcd so that the embedded SQLite store and a later etcd
- * (jetcd) store are interchangeable: one cluster-wide monotonic revision bumped by every successful
- * write transaction, per-key createRevision/modRevision/version, compare-and-set transactions, prefix
+ * The controller's durable state, shaped like etcd so that the embedded SQLite store and the etcd
+ * store ({@link io.zlayer.worker.store.etcd.EtcdStore}) are interchangeable: one cluster-wide
+ * monotonic revision bumped by every successful write transaction, per-key createRevision/modRevision/version, compare-and-set transactions, prefix
  * ranges and watches from a revision.
  */
 public interface Store {
@@ -35,14 +35,16 @@ public interface Store {
    */
   Future<TxnResult> txn(List<Compare> compares, List<Op> ops);
 
-  /** Current store revision (0 for an empty new store). */
+  /** Current store revision (0 for an empty new embedded store; a fresh etcd starts at 1). */
   Future<Long> revision();
 
   /**
    * Every change to keys under prefix with revision > afterRevision, in revision order, with no gap and
    * no duplicate across the replay/live boundary, delivered on the Vert.x context that called watch().
    * Replays past changes that are still visible (puts of live keys; for the embedded store deletes are
-   * not replayed, only live ones), then live changes.
+   * not replayed, only live ones; etcd replays its history, or past a compacted revision the current
+   * values of the keys changed since, without the deletes), then live changes. Fails
+   * {@link Watch#started()} with {@link StoreUnavailableException} when the store cannot be reached.
    */
   Watch watch(String prefix, long afterRevision, Handler<WatchEvent> handler);
 

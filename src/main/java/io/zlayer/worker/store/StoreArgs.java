@@ -5,7 +5,7 @@ import java.util.List;
 import java.util.Set;
 
 /** Argument checks and key arithmetic shared by store implementations. */
-final class StoreArgs {
+public final class StoreArgs {
 
   private StoreArgs() {}
 
@@ -13,7 +13,7 @@ final class StoreArgs {
    * Smallest string greater than every string starting with prefix, in code-point order (which is
    * SQLite's BINARY order on UTF-8); null when there is none (empty prefix or all max code points).
    */
-  static String prefixEnd(String prefix) {
+  public static String prefixEnd(String prefix) {
     int[] cps = prefix.codePoints().toArray();
     for (int n = cps.length - 1; n >= 0; n--) {
       if (cps[n] < Character.MAX_CODE_POINT) {
@@ -31,11 +31,11 @@ final class StoreArgs {
     return null;
   }
 
-  static String badKey(String key) {
+  public static String badKey(String key) {
     return key == null ? "key must not be null" : key.isEmpty() ? "key must not be empty" : null;
   }
 
-  static String validate(List<Compare> compares, List<Op> ops) {
+  public static String validate(List<Compare> compares, List<Op> ops) {
     if (compares == null || ops == null) {
       return "compares and ops must not be null";
     }

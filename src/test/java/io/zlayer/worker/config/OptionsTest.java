@@ -184,6 +184,42 @@ class OptionsTest {
   }
 
   @Test
+  void etcdPrefixAndTls(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    Path ca = java.nio.file.Files.writeString(dir.resolve("ca.pem"), "x");
+    Path cert = java.nio.file.Files.writeString(dir.resolve("c.pem"), "x");
+    Path key = java.nio.file.Files.writeString(dir.resolve("k.pem"), "x");
+    JsonArray https = new JsonArray().add("https://10.0.0.1:2379");
+    StoreOptions s = ControllerOptions.fromJson(new JsonObject().put("store", new JsonObject().put("type", "etcd")
+        .put("endpoints", https).put("prefix", "/prod/").put("tls", new JsonObject().put("ca_file", ca.toString())
+            .put("cert_file", cert.toString()).put("key_file", key.toString())))).store();
+    assertEquals("/prod/", s.prefix());
+    assertEquals(new StoreOptions.Tls(ca, cert, key), s.tls());
+    assertEquals(StoreOptions.DEFAULT_PREFIX, ControllerOptions.fromJson(new JsonObject().put("store",
+        new JsonObject().put("endpoints", https))).store().prefix());
+    ControllerOptions c = ControllerOptions.fromJson(new JsonObject().put("store", new JsonObject()
+        .put("endpoints", https).put("tls", new JsonObject().put("ca_file", ca.toString()))));
+    assertEquals(c, ControllerOptions.fromJson(c.toJson()));
+
+    java.util.function.Function<JsonObject, String> err = store -> controllerError(new JsonObject().put("store", store));
+    JsonObject etcd = new JsonObject().put("type", "etcd").put("endpoints", https);
+    assertTrue(err.apply(etcd.copy().put("prefix", "zlayer")).startsWith("store.prefix: "));
+    assertTrue(err.apply(etcd.copy().put("prefix", 3)).startsWith("store.prefix: "));
+    assertTrue(err.apply(new JsonObject().put("type", "embedded").put("prefix", "/z/")).startsWith("store.prefix: "));
+    assertTrue(err.apply(etcd.copy().put("tls", new JsonObject().put("ca_file", dir.resolve("none.pem").toString())))
+        .startsWith("store.tls.ca_file: "));
+    assertTrue(err.apply(etcd.copy().put("tls", new JsonObject().put("cert_file", cert.toString())))
+        .startsWith("store.tls.ca_file: "));
+    assertTrue(err.apply(etcd.copy().put("tls", new JsonObject().put("ca_file", ca.toString())
+        .put("cert_file", cert.toString()))).startsWith("store.tls.key_file: "));
+    assertTrue(err.apply(etcd.copy().put("tls", new JsonObject().put("ca", ca.toString())))
+        .startsWith("store.tls.ca: unknown key"));
+    assertTrue(err.apply(new JsonObject().put("endpoints", new JsonArray().add("http://e:2379"))
+        .put("tls", new JsonObject().put("ca_file", ca.toString()))).startsWith("store.tls: "));
+    assertTrue(err.apply(new JsonObject().put("endpoints", new JsonArray().add("http://e:2379").add("https://f:2379")))
+        .startsWith("store.endpoints: "));
+  }
+
+  @Test
   void roundTrips() {
     ControllerOptions c = ControllerOptions.fromJson(new JsonObject().put("node_id", 7)
         .put("peers", new JsonArray().add("10.0.0.2:3680")).put("worker_grpc_addr", "[::]:3670")
