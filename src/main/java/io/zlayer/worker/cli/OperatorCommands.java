@@ -195,6 +195,15 @@ final class OperatorCommands {
     }
   }
 
+  @Command(name = "undrain", mixinStandardHelpOptions = true,
+      description = "Undrain a node: it takes work again and runs its assigned services again.")
+  static final class Undrain extends NodeCommand {
+    @Override
+    String run() throws Exception {
+      return "node " + node + " is " + request(Addresses.OPERATOR_UNDRAIN, new JsonObject()).getString("state");
+    }
+  }
+
   @Command(name = "shutdown", mixinStandardHelpOptions = true,
       description = "Ask a node's worker to deregister and exit.")
   static final class Shutdown extends NodeCommand {

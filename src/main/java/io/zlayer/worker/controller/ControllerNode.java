@@ -78,6 +78,10 @@ public final class ControllerNode {
 
   /** As {@link #start(Vertx, ControllerOptions)}, with the clock that decides leases, gc and certificate expiry. */
   public static Future<ControllerNode> start(Vertx vertx, ControllerOptions options, Clock clock) {
+    if (!options.peers().isEmpty() || !options.labels().isEmpty()) {
+      // Keys of the shared worker-tier schema that a controller does not use (yet): say so once.
+      LOG.warn("config keys peers and labels are not used by a controller; ignored");
+    }
     if (!options.store().embedded()) {
       // Refuse rather than silently keep state where the other controllers cannot see it.
       return Future.failedFuture(new io.zlayer.worker.config.ConfigException(

@@ -123,6 +123,12 @@ class SessionStreamsTest {
     assertEquals("draining", snapshot.getString("state"));
     assertTrue(snapshot.getJsonArray("containers").stream()
         .noneMatch(c -> "api".equals(((JsonObject) c).getString("service"))), snapshot.encode());
+
+    // Undrain: the node is ready again and its worker runs its assigned service again.
+    assertEquals("ready", operator(vertx, Addresses.OPERATOR_UNDRAIN, new JsonObject().put("node_id", nodeId))
+        .getString("state"));
+    await(reported(vertx, nodeId, c -> running(c, "web") == 1));
+    assertEquals(NodeState.READY, controller.controlPlane().nodes().get(nodeId).orElseThrow().state());
   }
 
   @Test

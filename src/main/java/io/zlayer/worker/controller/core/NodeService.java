@@ -203,15 +203,20 @@ public final class NodeService {
         .map(NodeDirectory.Written::revision);
   }
 
-  /** Makes a draining node ready again: it takes assignments again (Nomad's node eligibility). */
+  /**
+   * Makes a draining node ready again (Nomad's node eligibility), in one store transaction: its
+   * state and an undrain event in its assignment log, on which its worker runs its services again.
+   */
   public Future<NodeRecord> undrain(long nodeId) {
-    return change(nodeId, current -> {
-      if (current.state() != NodeState.DRAINING) {
-        throw ControlPlaneException.failedPrecondition("node " + nodeId + " is " + current.state().wire()
-            + ", not draining");
-      }
-      return nodes.withState(current, NodeState.READY, "undrain requested");
-    });
+    return nodes.write(nodeId, current -> {
+          if (current.state() != NodeState.DRAINING) {
+            throw ControlPlaneException.failedPrecondition("node " + nodeId + " is " + current.state().wire()
+                + ", not draining");
+          }
+          return nodes.withState(current, NodeState.READY, "undrain requested");
+        }, List.of(assignments.newEntry(nodeId, Events.undrain())))
+        .onSuccess(this::changed)
+        .map(NodeDirectory.Written::record);
   }
 
   /**
