@@ -78,7 +78,7 @@ public final class Addresses {
   public static final String WORKER_RENEW_CERTIFICATE = "zlayer.worker.certificate.renew";
   /** Worker-internal: {@code {}}; ask the status verticle to report now (e.g. a command result is waiting). */
   public static final String WORKER_REPORT_NOW = "zlayer.worker.report.now";
-  /** One assignment event: {@code {revision, kind: "set"|"delete"|"drain", service?, assignments?: [{role, indices}], spec?: {command, env}}}. */
+  /** One assignment event: {@code {revision, kind: "set"|"delete"|"drain"|"undrain", service?, assignments?: [{role, indices}], spec?: {command, env}}}. */
   public static final String WORKER_ASSIGNMENTS = "zlayer.worker.assignments";
   /** One command: {@code {id, kind: "drain"|"push_config"|"shutdown", deadline_secs?, version?, yaml?, reason?}}. */
   public static final String WORKER_COMMANDS = "zlayer.worker.commands";

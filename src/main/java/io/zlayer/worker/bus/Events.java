@@ -11,7 +11,7 @@ import io.zlayer.worker.proto.ServiceSpec;
  * The one JSON shape of assignment events and commands, shared by the store, the event bus,
  * the legacy HTTP API and the bridges, and its mapping to and from the protobuf messages.
  *
- * <p>Assignment: {@code {revision, kind: "set"|"delete"|"drain", service?, assignments?: [{role,
+ * <p>Assignment: {@code {revision, kind: "set"|"delete"|"drain"|"undrain", service?, assignments?: [{role,
  * indices}], spec?: {command, env}}}. Command: {@code {id, kind: "drain"|"push_config"|"shutdown",
  * deadline_secs?, version?, yaml?, reason?}}.
  */
