@@ -15,8 +15,6 @@ import java.security.PublicKey;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Admits a worker: checks its bootstrap token and CSR, picks its node id, signs its
@@ -25,7 +23,6 @@ import org.slf4j.LoggerFactory;
  * {@link NodeService}.
  */
 public final class Registrar {
-  private static final Logger LOG = LoggerFactory.getLogger(Registrar.class);
   /** Node-id collisions with other controllers before giving up. */
   private static final int MAX_COMMIT_ATTEMPTS = 8;
 

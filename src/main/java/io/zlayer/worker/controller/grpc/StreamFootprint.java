@@ -27,8 +27,8 @@ import org.slf4j.LoggerFactory;
  * <p>The swap reaches into Vert.x internals (a chain of four fields, resolved once). It is done
  * on the connection's event loop when the request arrives, before anything was written to the
  * stream and before the request is handed to any other thread, so every later producer sees the
- * new queue. When the internals do not match (another Vert.x version), it logs once and does
- * nothing: only memory is lost, never a message. {@code -Dzlayer.trimStreamQueues=false} turns
+ * new queue. When the internals do not match (another Vert.x version), it warns once and does
+ * nothing: only memory is lost, never a message; {@code StreamFootprintTest} fails on such a version. {@code -Dzlayer.trimStreamQueues=false} turns
  * it off.
  */
 public final class StreamFootprint {
@@ -114,7 +114,7 @@ public final class StreamFootprint {
           field(passing, "queue", Queue.class)};
       return path;
     } catch (ReflectiveOperationException | RuntimeException e) {
-      LOG.info("HTTP/2 stream queue trim unavailable on this Vert.x ({}); each gRPC stream keeps a 4 KiB queue",
+      LOG.warn("HTTP/2 stream queue trim unavailable on this Vert.x ({}); each gRPC stream keeps a 4 KiB queue",
           e.toString());
       return null;
     }
