@@ -230,9 +230,4 @@ public final class NodeDirectory {
   public Optional<StatusReport> lastStatus(long nodeId) {
     return Optional.ofNullable(lastStatus.get(nodeId));
   }
-
-  /** Nodes that hold (or should hold) a lease. */
-  public long liveCount() {
-    return nodes.values().stream().filter(n -> n.state().live()).count();
-  }
 }

@@ -71,13 +71,12 @@ public final class NodeService {
   public NodeRecord live(long nodeId) {
     NodeRecord node = nodes.get(nodeId).orElseThrow(() -> ControlPlaneException.notFound(
         "node " + nodeId + " is not registered (never, or deregistered and collected)"));
-    return switch (node.state()) {
-      case DEREGISTERED -> throw ControlPlaneException.failedPrecondition("node " + nodeId
-          + " has deregistered; join again with a new bootstrap token");
-      case QUARANTINED -> throw ControlPlaneException.failedPrecondition("node " + nodeId
-          + " is quarantined: its certificate has been revoked");
-      default -> node;
-    };
+    if (node.state().live()) {
+      return node;
+    }
+    throw ControlPlaneException.failedPrecondition(node.state() == NodeState.QUARANTINED
+        ? "node " + nodeId + " is quarantined: its certificate has been revoked"
+        : "node " + nodeId + " has " + node.state().wire() + "; join again with a new bootstrap token");
   }
 
   /** {@link #live} for a worker's own call: a node that is not live has no valid credential. */
@@ -162,7 +161,7 @@ public final class NodeService {
     long now = clock.millis();
     int granted = 0;
     for (NodeRecord node : nodes.all()) {
-      if (node.state() == NodeState.READY || node.state() == NodeState.DRAINING) {
+      if (node.state().leased()) {
         leases.grantFailover(node.nodeId(), now);
         granted++;
       }
@@ -177,7 +176,7 @@ public final class NodeService {
     List<Lease> expired = leases.takeExpired(clock.millis());
     for (Lease lease : expired) {
       if (nodes.get(lease.nodeId()).isPresent()) {
-        transition(lease.nodeId(), s -> s.live() && s != NodeState.UNREACHABLE, NodeState.UNREACHABLE,
+        transition(lease.nodeId(), NodeState::leased, NodeState.UNREACHABLE,
             "lease expired: no heartbeat for " + (lease.ttlSecs() + lease.graceSecs()) + "s (ttl "
                 + lease.ttlSecs() + "s + grace " + lease.graceSecs() + "s)");
       }
@@ -247,8 +246,8 @@ public final class NodeService {
     long deregisteredBy = threshold.isZero() ? Long.MAX_VALUE : clock.instant().minus(threshold).getEpochSecond();
     return nodes.collectDeregistered(deregisteredBy).onSuccess(ids -> {
       if (!ids.isEmpty()) {
-        LOG.info("collected {} deregistered node(s){}: {}", ids.size(),
-            threshold.isZero() ? "" : " (left more than " + Durations.format(threshold) + " ago)", ids);
+        LOG.info("collected {} deregistered node(s){}", ids.size(),
+            threshold.isZero() ? "" : " (left more than " + Durations.format(threshold) + " ago)");
       }
     });
   }

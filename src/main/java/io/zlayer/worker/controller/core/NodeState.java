@@ -14,8 +14,13 @@ public enum NodeState {
     return valueOf(value.toUpperCase(Locale.ROOT));
   }
 
-  /** Whether a node in this state holds a lease and counts in N. */
+  /** Whether a node in this state has not left: it may come back (see {@code NodeService#live}). */
   public boolean live() {
     return this == READY || this == DRAINING || this == UNREACHABLE;
+  }
+
+  /** Whether a node in this state holds a lease, which expires into {@link #UNREACHABLE}. */
+  public boolean leased() {
+    return this == READY || this == DRAINING;
   }
 }
