@@ -55,7 +55,7 @@ public final class NodeDirectory {
       return store.range(NodeRecord.PREFIX);
     }).map(kvs -> {
       for (KeyValue kv : kvs) {
-        cache(NodeRecord.fromJson(new JsonObject(kv.value())));
+        cache(NodeRecord.fromJson(new JsonObject(kv.value()), clock.instant().getEpochSecond()));
       }
       return this;
     });

@@ -60,25 +60,26 @@ public record NodeRecord(long nodeId, NodeState state, JsonObject profile, Strin
 
   /**
    * When the state began; records written before the field existed have none: a deregistered
-   * one then counts from now (so it is not collected at once after an upgrade), others from
-   * their registration.
+   * one then counts from {@code nowEpochSecs} (so it is not collected at once after an upgrade),
+   * others from their registration.
    */
-  private static long stateSince(JsonObject json) {
+  private static long stateSince(JsonObject json, long nowEpochSecs) {
     Long since = json.getLong("state_since");
     if (since != null) {
       return since;
     }
     return NodeState.ofWire(json.getString("state")) == NodeState.DEREGISTERED
-        ? java.time.Instant.now().getEpochSecond() : json.getLong("registered_at", 0L);
+        ? nowEpochSecs : json.getLong("registered_at", 0L);
   }
 
-  public static NodeRecord fromJson(JsonObject json) {
+  /** A stored record, read at {@code nowEpochSecs}. */
+  public static NodeRecord fromJson(JsonObject json, long nowEpochSecs) {
     return new NodeRecord(json.getLong("node_id"), NodeState.ofWire(json.getString("state")),
         json.getJsonObject("profile", new JsonObject()), json.getString("cert_serial"),
         json.getString("cert_sha256"), json.getLong("cert_not_after", 0L),
         json.getLong("registered_at", 0L), json.getString("protocol", "grpc"),
         json.getString("state_cause"), json.getString("internal_token_sha256"),
         json.getString("previous_cert_sha256"),
-        stateSince(json));
+        stateSince(json, nowEpochSecs));
   }
 }

@@ -140,6 +140,22 @@ class NodeServiceTest {
   }
 
   @Test
+  void theGateProvesALegacyWorkerByItsInternalTokenOnlyWhileItIsLive() throws Exception {
+    String token = InternalTokens.mint();
+    long now = clock.instant().getEpochSecond();
+    NodeRecord record = new NodeRecord(9, NodeState.READY, new JsonObject(), null, null, 0, now, "http", "registered",
+        InternalTokens.sha256(token), null, now);
+    await(store.put(record.key(), record.toJson().encode()));
+    nodes.cache(record);
+    assertEquals(new NodePrincipal(9, NodePrincipal.Credential.INTERNAL_TOKEN), gate.internalToken(9, token));
+    assertEquals(ControlPlaneException.Kind.UNAUTHENTICATED, refusal(() -> gate.internalToken(9, "wrong")));
+    assertEquals(ControlPlaneException.Kind.UNAUTHENTICATED, refusal(() -> gate.internalToken(9, null)));
+    assertEquals(ControlPlaneException.Kind.NOT_FOUND, refusal(() -> gate.internalToken(10, token)));
+    await(service.deregister(9, "left"));
+    assertEquals(ControlPlaneException.Kind.UNAUTHENTICATED, refusal(() -> gate.internalToken(9, token)));
+  }
+
+  @Test
   void oneLivenessRuleForOperatorsAndWorkers() throws Exception {
     X509Certificate cert = node(3);
     assertEquals(ControlPlaneException.Kind.NOT_FOUND, refusal(() -> service.live(99)));
