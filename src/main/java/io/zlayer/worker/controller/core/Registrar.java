@@ -4,7 +4,6 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import io.zlayer.worker.pki.CsrVerifier;
-import io.zlayer.worker.pki.Fingerprints;
 import io.zlayer.worker.pki.InvalidCsrException;
 import io.zlayer.worker.pki.WorkerCa;
 import io.zlayer.worker.store.Compare;

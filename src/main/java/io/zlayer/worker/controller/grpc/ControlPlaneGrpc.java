@@ -1,10 +1,10 @@
 package io.zlayer.worker.controller.grpc;
 
 import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpConnection;
 import io.vertx.grpc.server.GrpcServer;
 import io.vertx.grpc.server.GrpcServerOptions;
 import io.vertx.grpc.server.GrpcServerRequest;
-import io.vertx.core.http.HttpConnection;
 import io.zlayer.worker.bus.Events;
 import io.zlayer.worker.controller.core.ControlPlaneException;
 import io.zlayer.worker.controller.core.NodeGate;
