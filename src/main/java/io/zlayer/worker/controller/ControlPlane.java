@@ -19,9 +19,10 @@ import java.time.Clock;
 
 /**
  * What a controller is made of, built once by {@link ControllerNode} (and reachable from tests).
- * It is not handed around: each verticle and adapter is given only the services it uses. Every
- * node state change goes through {@link #nodeService()}; {@link #nodes()} and {@link #leases()}
- * are its read side.
+ * Only the wiring sees all of it ({@link ControllerNode}, and {@link ControllerVerticle}, which
+ * builds the worker port's two adapters); each adapter and the other verticles are given only the
+ * services they use. Every node state change goes through {@link #nodeService()}; {@link #nodes()}
+ * and {@link #leases()} are its read side.
  */
 public record ControlPlane(
     Vertx vertx,
