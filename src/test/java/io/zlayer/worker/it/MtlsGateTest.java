@@ -103,6 +103,27 @@ class MtlsGateTest {
 
     assertEquals(GrpcStatus.UNAUTHENTICATED, refusal(channel(vertx, worker), worker.nodeId(), "revoked"));
     assertEquals(NodeState.QUARANTINED, controller.controlPlane().nodes().get(worker.nodeId()).orElseThrow().state());
+
+    // A revoked node can then be removed for good: deregistered, then collected.
+    assertEquals("deregistered", await(vertx.eventBus().<JsonObject>request(Addresses.OPERATOR_DEREGISTER,
+        new JsonObject().put("node_id", worker.nodeId()))).body().getString("state"));
+    assertEquals(List.of(worker.nodeId()), await(vertx.eventBus().<JsonObject>request(Addresses.OPERATOR_GC,
+        new JsonObject())).body().getJsonArray("node_ids").getList());
+    assertTrue(controller.controlPlane().nodes().get(worker.nodeId()).isEmpty());
+  }
+
+  @Test
+  void operatorRequestsTheNodeCannotTakeAreRefusedWithACodeAndAMessage(Vertx vertx) throws Exception {
+    Identity worker = RawWorker.register(vertx, controller);
+    var unassign = org.junit.jupiter.api.Assertions.assertThrows(io.vertx.core.eventbus.ReplyException.class, () ->
+        await(vertx.eventBus().request(Addresses.OPERATOR_UNASSIGN,
+            new JsonObject().put("node_id", worker.nodeId()).put("service", "nope"))));
+    assertEquals(404, unassign.failureCode());
+    assertTrue(unassign.getMessage().contains("has no service nope"), unassign.getMessage());
+    var undrain = org.junit.jupiter.api.Assertions.assertThrows(io.vertx.core.eventbus.ReplyException.class, () ->
+        await(vertx.eventBus().request(Addresses.OPERATOR_UNDRAIN, new JsonObject().put("node_id", worker.nodeId()))));
+    assertEquals(409, undrain.failureCode());
+    assertTrue(undrain.getMessage().contains("not draining"), undrain.getMessage());
   }
 
   @Test
