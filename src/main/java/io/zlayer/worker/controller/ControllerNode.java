@@ -127,8 +127,8 @@ public final class ControllerNode {
     service.onLeave(polls::forget);
     nodes.onCollected(polls::forget);
     return new ControlPlane(vertx, options, clusterId, store, ca, identity, adminToken, tokens, nodes, leases,
-        registrar, service, new NodeGate(clusterId, nodes, service, clock), new NodeOrders(service, assignments, commands),
-        assignments, polls, streams, clock);
+        registrar, service, new NodeGate(clusterId, nodes, service, clock),
+        new NodeOrders(service, nodes, assignments, commands), assignments, polls, streams, clock);
   }
 
   /** The cluster's id: created once, by whichever controller first starts on the store. */

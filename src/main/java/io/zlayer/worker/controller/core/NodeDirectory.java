@@ -167,6 +167,14 @@ public final class NodeDirectory {
     return write(nodeId, change, List.of()).map(Written::record);
   }
 
+  /**
+   * Runs {@code work} in the node's turn: after every update of the node queued before it and
+   * before any queued after (so a check it makes of the node's state still holds when it writes).
+   */
+  public <T> Future<T> inTurn(long nodeId, java.util.function.Supplier<Future<T>> work) {
+    return updates.run(nodeId, work);
+  }
+
   /** A committed change: the node's record before and after, and the store revision of the transaction. */
   public record Written(NodeRecord previous, NodeRecord record, long revision) {
   }

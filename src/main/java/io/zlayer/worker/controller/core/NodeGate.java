@@ -63,7 +63,8 @@ public final class NodeGate {
     NodeRecord node = nodes.get(claimedNodeId).orElseThrow(() -> ControlPlaneException.notFound(
         "node " + claimedNodeId + " is not registered"));
     if (!InternalTokens.matches(token, node.internalTokenSha256())) {
-      throw ControlPlaneException.unauthenticated("missing or wrong internal token (X-ZLayer-Internal-Token) for node " + claimedNodeId);
+      throw ControlPlaneException.unauthenticated("missing or wrong internal token (X-ZLayer-Internal-Token) for node "
+          + claimedNodeId);
     }
     liveForWorker(claimedNodeId);
     return new NodePrincipal(claimedNodeId, NodePrincipal.Credential.INTERNAL_TOKEN);

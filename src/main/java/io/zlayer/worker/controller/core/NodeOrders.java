@@ -10,24 +10,25 @@ import java.util.Set;
 /**
  * What an operator asks of a node: assign or unassign a service (the assignment log) and send it
  * a command (the command log). The node must be live ({@link NodeService#live}); a draining node
- * takes no new assignment, and only a service the node has can be unassigned. Orders to one node
- * are checked and appended one at a time.
+ * takes no new assignment, and only a service the node has can be unassigned. An order is checked
+ * and appended in the node's turn ({@link NodeDirectory#inTurn}): a drain cannot slip between.
  */
 public final class NodeOrders {
   private final NodeService nodes;
+  private final NodeDirectory directory;
   private final NodeEventLog assignments;
   private final NodeEventLog commands;
-  private final KeyedQueue<Long> perNode = new KeyedQueue<>();
 
-  public NodeOrders(NodeService nodes, NodeEventLog assignments, NodeEventLog commands) {
+  public NodeOrders(NodeService nodes, NodeDirectory directory, NodeEventLog assignments, NodeEventLog commands) {
     this.nodes = nodes;
+    this.directory = directory;
     this.assignments = assignments;
     this.commands = commands;
   }
 
   /** Sets {@code service} on the node; returns the event's revision. FAILED_PRECONDITION when draining. */
   public Future<Long> assign(long nodeId, String service, JsonArray replicas, JsonObject spec) {
-    return perNode.run(nodeId, () -> {
+    return directory.inTurn(nodeId, () -> {
       NodeRecord node = nodes.live(nodeId);
       if (node.state() == NodeState.DRAINING) {
         throw ControlPlaneException.failedPrecondition("node " + nodeId
@@ -39,7 +40,7 @@ public final class NodeOrders {
 
   /** Removes {@code service} from the node; returns the event's revision. NOT_FOUND when it has no such service. */
   public Future<Long> unassign(long nodeId, String service) {
-    return perNode.run(nodeId, () -> {
+    return directory.inTurn(nodeId, () -> {
       nodes.live(nodeId);
       return assignments.history(nodeId).compose(history -> {
         if (!services(history).contains(service)) {
@@ -52,7 +53,7 @@ public final class NodeOrders {
 
   /** Appends a command (shutdown, push-config) for a live node; returns its command id. */
   public Future<Long> command(long nodeId, JsonObject command) {
-    return perNode.run(nodeId, () -> {
+    return directory.inTurn(nodeId, () -> {
       nodes.live(nodeId);
       return commands.append(nodeId, command);
     });

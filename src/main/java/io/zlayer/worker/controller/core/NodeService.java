@@ -197,7 +197,8 @@ public final class NodeService {
     return nodes.write(nodeId, current -> {
           live(nodeId);
           return nodes.withState(current, NodeState.DRAINING, "drain requested (deadline " + deadlineSecs + "s)");
-        }, List.of(assignments.newEntry(nodeId, Events.drain()), commands.newEntry(nodeId, Events.drainCommand(deadlineSecs))))
+        }, List.of(assignments.newEntry(nodeId, Events.drain()),
+            commands.newEntry(nodeId, Events.drainCommand(deadlineSecs))))
         .onSuccess(this::changed)
         .map(NodeDirectory.Written::revision);
   }

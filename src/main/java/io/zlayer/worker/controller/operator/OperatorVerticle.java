@@ -63,7 +63,8 @@ public final class OperatorVerticle extends VerticleBase {
     consume(Addresses.OPERATOR_ASSIGN, this::assign);
     consume(Addresses.OPERATOR_UNASSIGN, body -> orders.unassign(nodeId(body), requiredString(body, "service"))
         .map(rev -> new JsonObject().put("revision", rev)));
-    consume(Addresses.OPERATOR_DRAIN, body -> nodes.drain(nodeId(body), body.getLong("deadline_secs", DEFAULT_DRAIN_DEADLINE_SECS))
+    consume(Addresses.OPERATOR_DRAIN, body -> nodes.drain(nodeId(body),
+            body.getLong("deadline_secs", DEFAULT_DRAIN_DEADLINE_SECS))
         .map(cmd -> new JsonObject().put("command_id", cmd)));
     consume(Addresses.OPERATOR_UNDRAIN, body -> nodes.undrain(nodeId(body)).map(OperatorVerticle::stateReply));
     consume(Addresses.OPERATOR_SHUTDOWN, body -> orders.command(nodeId(body),
@@ -73,7 +74,8 @@ public final class OperatorVerticle extends VerticleBase {
             Events.pushConfig(body.getLong("version", 0L), requiredString(body, "yaml")))
         .map(cmd -> new JsonObject().put("command_id", cmd)));
     consume(Addresses.OPERATOR_REVOKE, body -> nodes.revoke(nodeId(body)).map(OperatorVerticle::stateReply));
-    consume(Addresses.OPERATOR_DEREGISTER, body -> nodes.deregister(nodeId(body), body.getString("reason", "operator request"))
+    consume(Addresses.OPERATOR_DEREGISTER, body -> nodes.deregister(nodeId(body),
+            body.getString("reason", "operator request"))
         .map(OperatorVerticle::stateReply));
     consume(Addresses.OPERATOR_GC, body -> nodes.collect(Duration.ZERO).map(ids ->
         new JsonObject().put("collected", ids.size()).put("node_ids", new JsonArray(ids))));

@@ -65,7 +65,7 @@ class NodeServiceTest {
         (id, state, cause) -> changes.add(id + " " + state.wire()), clock);
     service.onLeave(cut::add);
     gate = new NodeGate("ctest", nodes, service, clock);
-    orders = new NodeOrders(service, assignments, commands);
+    orders = new NodeOrders(service, nodes, assignments, commands);
   }
 
   @AfterEach
