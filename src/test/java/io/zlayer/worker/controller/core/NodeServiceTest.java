@@ -114,6 +114,17 @@ class NodeServiceTest {
   }
 
   @Test
+  void afterARestartEveryLeasedNodeHasTheFailoverTtlBeforeItCanExpire() throws Exception {
+    node(1);
+    leases.remove(1); // as after a restart: records loaded, no lease yet
+    service.grantFailoverLeases();
+    clock.advance(Duration.ofSeconds(TTL.failoverTtlSecs() + TTL.graceSecs()));
+    assertTrue(service.sweep().isEmpty(), "no node expires within the failover TTL + grace");
+    clock.advance(Duration.ofSeconds(1));
+    assertEquals(1, service.sweep().size());
+  }
+
+  @Test
   void deregisteredNodesAreCollectedOnlyOnceTheThresholdHasPassed() throws Exception {
     node(1);
     node(2);
