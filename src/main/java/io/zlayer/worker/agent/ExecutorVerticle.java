@@ -145,6 +145,7 @@ public final class ExecutorVerticle extends VerticleBase {
       case Events.SET -> onSet(body);
       case Events.DELETE -> onDelete(body.getString("service"));
       case Events.DRAIN -> drain(timing.stopGrace());
+      case Events.UNDRAIN -> undrain();
       default -> LOG.warn("executor: ignoring assignment event of kind '{}' (revision {})", kind, body == null ? null : body.getValue("revision"));
     }
     // Recorded with the desired state it produced, in the same file: the worker resumes from here.
@@ -215,6 +216,16 @@ public final class ExecutorVerticle extends VerticleBase {
     draining = true;
     drainGrace = grace;
     new ArrayList<>(replicas.values()).forEach(r -> reconcile(r, grace));
+    persist();
+  }
+
+  /** The node takes work again: the assigned services run again. */
+  private void undrain() {
+    if (draining) {
+      LOG.info("executor: undrained; starting {} service(s) again", desired.size());
+    }
+    draining = false;
+    desired.forEach(this::applyService);
     persist();
   }
 

@@ -31,6 +31,8 @@ public final class Addresses {
   public static final String OPERATOR_UNASSIGN = "zlayer.operator.unassign";
   /** {@code {node_id, deadline_secs}} -> {@code {command_id}}. */
   public static final String OPERATOR_DRAIN = "zlayer.operator.drain";
+  /** {@code {node_id}} -> {@code {node_id, state: "ready"}}: a draining node takes assignments again. */
+  public static final String OPERATOR_UNDRAIN = "zlayer.operator.undrain";
   /** {@code {node_id, reason?}} -> {@code {command_id}}. */
   public static final String OPERATOR_SHUTDOWN = "zlayer.operator.shutdown";
   /** {@code {node_id, version, yaml}} -> {@code {command_id}}. */
@@ -39,7 +41,8 @@ public final class Addresses {
   public static final String OPERATOR_REVOKE = "zlayer.operator.revoke";
   /**
    * {@code {node_id, reason?}} -> {@code {node_id, state: "deregistered"}}: removes a node that
-   * will not come back (its lease is dropped and its streams cut; joining again needs a token).
+   * will not come back, a revoked one too (its lease is dropped and its streams cut; joining again
+   * needs a token).
    */
   public static final String OPERATOR_DEREGISTER = "zlayer.operator.deregister";
   /**
@@ -51,14 +54,12 @@ public final class Addresses {
   /** Every operator address: the only inbound addresses the controller's bridge permits. */
   public static final List<String> OPERATOR_ADDRESSES = List.of(
       OPERATOR_TOKEN_CREATE, OPERATOR_NODES_LIST, OPERATOR_ASSIGN, OPERATOR_UNASSIGN,
-      OPERATOR_DRAIN, OPERATOR_SHUTDOWN, OPERATOR_PUSH_CONFIG, OPERATOR_REVOKE, OPERATOR_DEREGISTER, OPERATOR_GC);
+      OPERATOR_DRAIN, OPERATOR_UNDRAIN, OPERATOR_SHUTDOWN, OPERATOR_PUSH_CONFIG, OPERATOR_REVOKE, OPERATOR_DEREGISTER, OPERATOR_GC);
 
   // ---- controller: events (publish) ----
 
   /** {@code {node_id, state, cause}} whenever a node's state changes. */
   public static final String NODE_STATE_CHANGED = "zlayer.controller.node.state";
-  /** {@code {node_id}}: cut every open stream of a revoked node. */
-  public static final String NODE_REVOKED = "zlayer.controller.node.revoked";
 
   // ---- worker: internal and bridge-visible ----
 
@@ -77,7 +78,7 @@ public final class Addresses {
   public static final String WORKER_RENEW_CERTIFICATE = "zlayer.worker.certificate.renew";
   /** Worker-internal: {@code {}}; ask the status verticle to report now (e.g. a command result is waiting). */
   public static final String WORKER_REPORT_NOW = "zlayer.worker.report.now";
-  /** One assignment event: {@code {revision, kind: "set"|"delete"|"drain", service?, assignments?: [{role, indices}], spec?: {command, env}}}. */
+  /** One assignment event: {@code {revision, kind: "set"|"delete"|"drain"|"undrain", service?, assignments?: [{role, indices}], spec?: {command, env}}}. */
   public static final String WORKER_ASSIGNMENTS = "zlayer.worker.assignments";
   /** One command: {@code {id, kind: "drain"|"push_config"|"shutdown", deadline_secs?, version?, yaml?, reason?}}. */
   public static final String WORKER_COMMANDS = "zlayer.worker.commands";

@@ -11,7 +11,7 @@ import io.zlayer.worker.proto.ServiceSpec;
  * The one JSON shape of assignment events and commands, shared by the store, the event bus,
  * the legacy HTTP API and the bridges, and its mapping to and from the protobuf messages.
  *
- * <p>Assignment: {@code {revision, kind: "set"|"delete"|"drain", service?, assignments?: [{role,
+ * <p>Assignment: {@code {revision, kind: "set"|"delete"|"drain"|"undrain", service?, assignments?: [{role,
  * indices}], spec?: {command, env}}}. Command: {@code {id, kind: "drain"|"push_config"|"shutdown",
  * deadline_secs?, version?, yaml?, reason?}}.
  */
@@ -19,6 +19,7 @@ public final class Events {
   public static final String SET = "set";
   public static final String DELETE = "delete";
   public static final String DRAIN = "drain";
+  public static final String UNDRAIN = "undrain";
   public static final String PUSH_CONFIG = "push_config";
   public static final String SHUTDOWN = "shutdown";
 
@@ -40,6 +41,10 @@ public final class Events {
     return new JsonObject().put("kind", DRAIN);
   }
 
+  public static JsonObject undrain() {
+    return new JsonObject().put("kind", UNDRAIN);
+  }
+
   public static AssignmentEvent assignmentToProto(long revision, JsonObject body) {
     AssignmentEvent.Builder event = AssignmentEvent.newBuilder().setRevision(revision);
     switch (body.getString("kind", "")) {
@@ -58,6 +63,7 @@ public final class Events {
       }
       case DELETE -> event.setDelete(AssignmentEvent.Delete.newBuilder().setService(body.getString("service")));
       case DRAIN -> event.setDrain(AssignmentEvent.Drain.getDefaultInstance());
+      case UNDRAIN -> event.setUndrain(AssignmentEvent.Undrain.getDefaultInstance());
       default -> throw new IllegalArgumentException("unknown assignment kind " + body.getString("kind"));
     }
     return event.build();
@@ -77,6 +83,7 @@ public final class Events {
       }
       case DELETE -> delete(event.getDelete().getService());
       case DRAIN -> drain();
+      case UNDRAIN -> undrain();
       default -> throw new IllegalArgumentException("assignment event " + event.getRevision() + " has no event");
     };
     return json.put("revision", event.getRevision());

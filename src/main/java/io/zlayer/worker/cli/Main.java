@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
         OperatorCommands.Assign.class,
         OperatorCommands.Unassign.class,
         OperatorCommands.Drain.class,
+        OperatorCommands.Undrain.class,
         OperatorCommands.Shutdown.class,
         OperatorCommands.PushConfig.class,
         OperatorCommands.Revoke.class,

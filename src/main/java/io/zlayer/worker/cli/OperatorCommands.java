@@ -145,6 +145,11 @@ final class OperatorCommands {
     JsonObject request(String address, JsonObject body) throws Exception {
       return target.call(address, body.put("node_id", node));
     }
+
+    /** Sends a request answered with the node's new state; returns "node N is STATE". */
+    String changeState(String address, JsonObject body) throws Exception {
+      return "node " + node + " is " + request(address, body).getString("state");
+    }
   }
 
   @Command(name = "assign", mixinStandardHelpOptions = true, description = "Assign replicas of a service to a node.")
@@ -195,6 +200,15 @@ final class OperatorCommands {
     }
   }
 
+  @Command(name = "undrain", mixinStandardHelpOptions = true,
+      description = "Undrain a node: it takes work again and runs its assigned services again.")
+  static final class Undrain extends NodeCommand {
+    @Override
+    String run() throws Exception {
+      return changeState(Addresses.OPERATOR_UNDRAIN, new JsonObject());
+    }
+  }
+
   @Command(name = "shutdown", mixinStandardHelpOptions = true,
       description = "Ask a node's worker to deregister and exit.")
   static final class Shutdown extends NodeCommand {
@@ -230,12 +244,12 @@ final class OperatorCommands {
   static final class Revoke extends NodeCommand {
     @Override
     String run() throws Exception {
-      return "node " + node + " is " + request(Addresses.OPERATOR_REVOKE, new JsonObject()).getString("state");
+      return changeState(Addresses.OPERATOR_REVOKE, new JsonObject());
     }
   }
 
   @Command(name = "deregister", mixinStandardHelpOptions = true,
-      description = "Remove a node that will not come back (e.g. unreachable for good): it is marked "
+      description = "Remove a node that will not come back (e.g. unreachable for good, or revoked): it is marked "
           + "deregistered, its lease dropped and its streams cut. Joining again needs a new token.")
   static final class Deregister extends NodeCommand {
     @Option(names = "--reason", defaultValue = "operator request", description = "recorded as the state's cause")
@@ -243,8 +257,7 @@ final class OperatorCommands {
 
     @Override
     String run() throws Exception {
-      return "node " + node + " is " + request(Addresses.OPERATOR_DEREGISTER, new JsonObject().put("reason", reason))
-          .getString("state");
+      return changeState(Addresses.OPERATOR_DEREGISTER, new JsonObject().put("reason", reason));
     }
   }
 

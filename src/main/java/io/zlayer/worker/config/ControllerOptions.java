@@ -83,8 +83,9 @@ public record ControllerOptions(
       throw new ConfigException("worker_cert_validity: must be at least 1h, got " + Durations.format(validity));
     }
     Duration nodeGc = Values.duration(json, "node_gc_threshold", DEFAULT_NODE_GC_THRESHOLD);
-    int bridgePort = (int) Values.integer(json, "bridge_port", 0, 65535, DEFAULT_BRIDGE_PORT,
-        "a port number (0-65535, 0 = ephemeral)");
+    // No ephemeral port: the operator tools find the bridge by this number in the same config.
+    int bridgePort = (int) Values.integer(json, "bridge_port", 1, 65535, DEFAULT_BRIDGE_PORT,
+        "a fixed port number 1-65535 (the operator tools connect to it; 0 = ephemeral is not allowed)");
     Map<String, String> labels = Values.labels(json);
     return new ControllerOptions(nodeId, peers, grpc, dataDir, caDir, store, heartbeat, tlsNames, validity,
         nodeGc, bridgePort, labels);

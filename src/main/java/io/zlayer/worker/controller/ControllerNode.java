@@ -3,7 +3,22 @@ package io.zlayer.worker.controller;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
+import io.zlayer.worker.bus.Addresses;
 import io.zlayer.worker.config.ControllerOptions;
+import io.zlayer.worker.controller.core.AdaptiveTtl;
+import io.zlayer.worker.controller.core.LeaseDirectory;
+import io.zlayer.worker.controller.core.NodeDirectory;
+import io.zlayer.worker.controller.core.NodeEventLog;
+import io.zlayer.worker.controller.core.NodeGate;
+import io.zlayer.worker.controller.core.NodeOrders;
+import io.zlayer.worker.controller.core.NodeService;
+import io.zlayer.worker.controller.core.Registrar;
+import io.zlayer.worker.controller.core.TokenService;
+import io.zlayer.worker.controller.grpc.OpenStreams;
+import io.zlayer.worker.controller.http.LegacyApi;
+import io.zlayer.worker.controller.http.PollHub;
+import io.zlayer.worker.controller.operator.NodeViews;
+import io.zlayer.worker.controller.operator.OperatorVerticle;
 import io.zlayer.worker.pki.SecureFiles;
 import io.zlayer.worker.pki.ServerIdentity;
 import io.zlayer.worker.pki.WorkerCa;
@@ -58,7 +73,15 @@ public final class ControllerNode {
   }
 
   public static Future<ControllerNode> start(Vertx vertx, ControllerOptions options) {
-    Clock clock = Clock.systemUTC();
+    return start(vertx, options, Clock.systemUTC());
+  }
+
+  /** As {@link #start(Vertx, ControllerOptions)}, with the clock that decides leases, gc and certificate expiry. */
+  public static Future<ControllerNode> start(Vertx vertx, ControllerOptions options, Clock clock) {
+    if (!options.peers().isEmpty() || !options.labels().isEmpty()) {
+      // Keys of the shared worker-tier schema that a controller does not use (yet): say so once.
+      LOG.warn("config keys peers and labels are not used by a controller; ignored");
+    }
     return Stores.open(vertx, options.store(), options.dataDir().resolve("store"))
         .compose(store -> clusterId(store).compose(clusterId -> vertx.executeBlocking(() -> {
           WorkerCa ca = WorkerCa.loadOrCreate(options.workerCaDir(), clusterId);
@@ -73,7 +96,7 @@ public final class ControllerNode {
           return cp;
         }))
         .compose(cp -> {
-          cp.lifecycle().grantFailoverLeases();
+          cp.nodeService().grantFailoverLeases();
           ControllerNode node = new ControllerNode(vertx, cp);
           return node.deploy().map(node);
         });
@@ -82,16 +105,25 @@ public final class ControllerNode {
   private static ControlPlane build(Vertx vertx, ControllerOptions options, Clock clock, Store store,
                                     String clusterId, WorkerCa ca, ServerIdentity identity, String adminToken) {
     AdaptiveTtl ttl = AdaptiveTtl.of(options.heartbeat());
-    NodeDirectory nodes = new NodeDirectory(store);
+    NodeDirectory nodes = new NodeDirectory(store, clock);
     LeaseDirectory leases = new LeaseDirectory(ttl);
     TokenService tokens = new TokenService(store, clusterId, ca.caSha256(), clock);
     Registrar registrar = new Registrar(vertx, store, tokens, ca, nodes, leases,
         options.workerCertValidity(), clock);
+    NodeEventLog assignments = new NodeEventLog(store, "assignment-log");
+    NodeEventLog commands = new NodeEventLog(store, "command-log");
+    NodeService service = new NodeService(nodes, leases, registrar, assignments, commands, (nodeId, state, cause) ->
+        vertx.eventBus().publish(Addresses.NODE_STATE_CHANGED, new JsonObject().put("node_id", nodeId)
+            .put("state", state.wire()).put("cause", cause)), clock);
+    OpenStreams streams = new OpenStreams();
     PollHub<NodeEventLog.Entry> polls = new PollHub<>(LegacyApi.DEFAULT_MAX_HELD_POLLS);
+    // A node that leaves loses its open streams and its held poll at once.
+    service.onLeave(streams::cut);
+    service.onLeave(polls::forget);
     nodes.onCollected(polls::forget);
-    return new ControlPlane(vertx, options, clusterId, store, ca, identity, adminToken, tokens, nodes,
-        leases, registrar, new MtlsGate(clusterId, nodes), new NodeLifecycle(vertx, nodes, leases, clock),
-        new NodeEventLog(store, "assignment-log"), new NodeEventLog(store, "command-log"), polls, clock);
+    return new ControlPlane(vertx, options, clusterId, store, ca, identity, adminToken, tokens, nodes, leases,
+        registrar, service, new NodeGate(clusterId, nodes, service, clock),
+        new NodeOrders(service, nodes, assignments, commands), assignments, polls, streams, clock);
   }
 
   /** The cluster's id: created once, by whichever controller first starts on the store. */
@@ -128,8 +160,9 @@ public final class ControllerNode {
       endpoints.add(v);
       return v;
     };
-    return vertx.deployVerticle(new OperatorVerticle(cp)).onSuccess(deployments::add)
-        .compose(id -> vertx.deployVerticle(new LeaseSweeperVerticle(cp.lifecycle(), cp.nodes(),
+    return vertx.deployVerticle(new OperatorVerticle(cp.nodeService(), cp.orders(), cp.tokens(),
+            new NodeViews(cp.nodes(), cp.leases()), cp.options(), cp.adminToken())).onSuccess(deployments::add)
+        .compose(id -> vertx.deployVerticle(new LeaseSweeperVerticle(cp.nodeService(),
             cp.options().nodeGcThreshold())).onSuccess(deployments::add))
         .compose(id -> vertx.deployVerticle(endpoint, new io.vertx.core.DeploymentOptions().setInstances(ENDPOINT_INSTANCES))
             .onSuccess(deployments::add))

@@ -11,6 +11,10 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.PemKeyCertOptions;
 import io.vertx.ext.web.Router;
 import io.vertx.grpc.server.GrpcServer;
+import io.zlayer.worker.controller.core.NodeGate;
+import io.zlayer.worker.controller.grpc.ControlPlaneGrpc;
+import io.zlayer.worker.controller.grpc.StreamFootprint;
+import io.zlayer.worker.controller.http.LegacyApi;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -18,7 +22,7 @@ import org.slf4j.LoggerFactory;
  * The worker-facing endpoint: one HTTPS server (ALPN, HTTP/2) serving the gRPC
  * {@code ClusterControlPlane} and the HTTP routes on the same port, dispatched by content type.
  * TLS requests a client certificate but does not require one (Register has none); the
- * {@link MtlsGate} decides per call.
+ * {@link NodeGate} decides per call. It wires the two adapters to the node service and the gate.
  */
 public final class ControllerVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(ControllerVerticle.class);
@@ -55,8 +59,9 @@ public final class ControllerVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    GrpcServer grpc = new ControlPlaneGrpc(cp).create(vertx);
-    legacy = new LegacyApi(vertx, cp);
+    GrpcServer grpc = new ControlPlaneGrpc(cp.nodeService(), cp.gate(), cp.streams(), cp.clusterId(),
+        cp.ca().certificateDer()).create(vertx);
+    legacy = new LegacyApi(vertx, cp.nodeService(), cp.gate(), cp.polls(), cp.clusterId());
     Router router = routes();
     legacy.mount(router);
     server = vertx.createHttpServer(serverOptions()).requestHandler(req -> {

@@ -3,6 +3,7 @@ package io.zlayer.worker.controller;
 import io.vertx.core.json.JsonObject;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryUsage;
+import io.zlayer.worker.controller.core.NodeState;
 import java.util.EnumMap;
 import java.util.Map;
 
@@ -22,9 +23,9 @@ final class Metrics {
         .put("nodes", byState)
         .put("leases_live", cp.leases().size())
         .put("ttl_secs", cp.leases().currentTtl())
-        .put("stream_connections", cp.lifecycle().streams().connections())
+        .put("stream_connections", cp.streams().connections())
         .put("register_calls", cp.registrar().attempts())
-        .put("heartbeats", cp.lifecycle().heartbeats())
+        .put("heartbeats", cp.nodeService().heartbeats())
         .put("heap_used_bytes", heap.getUsed())
         .put("heap_committed_bytes", heap.getCommitted())
         .put("jit_compile_ms", jitMillis());

@@ -1,5 +1,6 @@
 package io.zlayer.worker.controller;
 
+import io.zlayer.worker.controller.core.NodeDirectory;
 import io.zlayer.worker.pki.Fingerprints;
 import io.zlayer.worker.pki.WorkerCa;
 import java.net.Socket;
@@ -13,7 +14,8 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * to a node is recognised by its fingerprint (a map lookup); any other must carry this CA's
  * signature (verified with BouncyCastle) and be within its validity; anything else fails the
  * handshake. The JDK's PKIX validator did the same with SunEC's P-256 and cost more than half
- * the controller's CPU while a fleet reconnected. Authorization stays with the {@link MtlsGate}.
+ * the controller's CPU while a fleet reconnected. Authorization stays with the
+ * {@link io.zlayer.worker.controller.core.NodeGate}.
  */
 final class WorkerCertificateTrust extends X509ExtendedTrustManager {
   private final WorkerCa ca;

@@ -1,11 +1,11 @@
 package io.zlayer.worker.store;
 
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
-import io.vertx.core.internal.ContextInternal;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -321,7 +321,9 @@ public final class EmbeddedStore implements Store {
   }
 
   private <T> Future<T> submit(Callable<T> work, boolean write) {
-    Promise<T> promise = ((ContextInternal) vertx.getOrCreateContext()).promise();
+    // The caller's continuation runs on the caller's context, never on the store thread.
+    Context caller = vertx.getOrCreateContext();
+    Promise<T> promise = Promise.promise();
     boolean schedule;
     synchronized (jobs) {
       // Checked under the lock close() takes: a job is either queued before the close task
@@ -329,7 +331,7 @@ public final class EmbeddedStore implements Store {
       if (closed) {
         return Future.failedFuture(new IllegalStateException("store is closed"));
       }
-      jobs.add(new Job<>(work, write, promise));
+      jobs.add(new Job<>(work, write, caller, promise));
       schedule = !drainScheduled;
       drainScheduled = true;
     }
@@ -357,8 +359,16 @@ public final class EmbeddedStore implements Store {
   }
 
   /** Work queued for the store thread. */
-  private record Job<T>(Callable<T> work, boolean write, Promise<T> promise) {
+  private record Job<T>(Callable<T> work, boolean write, Context caller, Promise<T> promise) {
     void complete(Object result, Throwable failure) {
+      if (Vertx.currentContext() == caller) {
+        settle(result, failure);
+      } else {
+        caller.runOnContext(v -> settle(result, failure));
+      }
+    }
+
+    private void settle(Object result, Throwable failure) {
       if (failure != null) {
         promise.fail(failure);
       } else {

@@ -117,6 +117,8 @@ class OptionsTest {
     assertTrue(controllerError(new JsonObject().put("peers", "x")).startsWith("peers: "));
     assertTrue(controllerError(new JsonObject().put("bridge_port", 70000)).startsWith("bridge_port: "));
     assertTrue(controllerError(new JsonObject().put("bridge_port", -1)).startsWith("bridge_port: "));
+    String ephemeral = controllerError(new JsonObject().put("bridge_port", 0));
+    assertTrue(ephemeral.startsWith("bridge_port: ") && ephemeral.contains("0 = ephemeral is not allowed"), ephemeral);
     assertTrue(workerError(worker().put("bridge_port", -2)).startsWith("bridge_port: "));
     assertEquals(-1, WorkerOptions.fromJson(worker().put("bridge_port", -1)).bridgePort());
     assertTrue(workerError(worker().put("protocol", "udp")).startsWith("protocol: expected one of grpc, http"));

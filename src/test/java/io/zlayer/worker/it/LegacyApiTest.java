@@ -12,7 +12,7 @@ import io.vertx.junit5.VertxExtension;
 import io.zlayer.worker.bus.Addresses;
 import io.zlayer.worker.config.ControllerOptions;
 import io.zlayer.worker.controller.ControllerNode;
-import io.zlayer.worker.controller.Lease;
+import io.zlayer.worker.controller.core.Lease;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

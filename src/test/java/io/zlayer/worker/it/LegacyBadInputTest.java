@@ -39,14 +39,14 @@ class LegacyBadInputTest {
 
   private void row(String path, String body, String token, int status, String errorText) throws Exception {
     long revision = await(controller.controlPlane().store().revision());
-    long heartbeats = controller.controlPlane().lifecycle().heartbeats();
+    long heartbeats = controller.controlPlane().nodeService().heartbeats();
     LegacyClient.Reply reply = await(client.post(path, body, token));
     assertEquals(status, reply.status(), path + " " + body + " -> " + reply.body());
     String error = reply.json().getString("error");
     assertTrue(error != null && error.contains(errorText), path + " " + body + ": error was " + reply.body());
     assertTrue(!reply.body().contains("Exception") && !reply.body().contains("\tat "), "no stack trace: " + reply.body());
     assertEquals(revision, await(controller.controlPlane().store().revision()), "no state change for " + body);
-    assertEquals(heartbeats, controller.controlPlane().lifecycle().heartbeats(), "no lease renewal for " + body);
+    assertEquals(heartbeats, controller.controlPlane().nodeService().heartbeats(), "no lease renewal for " + body);
   }
 
   @Test

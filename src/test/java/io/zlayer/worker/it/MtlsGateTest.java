@@ -16,8 +16,8 @@ import io.zlayer.worker.agent.Identity;
 import io.zlayer.worker.agent.Rpc;
 import io.zlayer.worker.bus.Addresses;
 import io.zlayer.worker.controller.ControllerNode;
-import io.zlayer.worker.controller.NodeRecord;
-import io.zlayer.worker.controller.NodeState;
+import io.zlayer.worker.controller.core.NodeRecord;
+import io.zlayer.worker.controller.core.NodeState;
 import io.zlayer.worker.proto.AssignmentEvent;
 import io.zlayer.worker.proto.ClusterControlPlaneGrpcClient;
 import io.zlayer.worker.proto.DeregisterRequest;
@@ -103,6 +103,27 @@ class MtlsGateTest {
 
     assertEquals(GrpcStatus.UNAUTHENTICATED, refusal(channel(vertx, worker), worker.nodeId(), "revoked"));
     assertEquals(NodeState.QUARANTINED, controller.controlPlane().nodes().get(worker.nodeId()).orElseThrow().state());
+
+    // A revoked node can then be removed for good: deregistered, then collected.
+    assertEquals("deregistered", await(vertx.eventBus().<JsonObject>request(Addresses.OPERATOR_DEREGISTER,
+        new JsonObject().put("node_id", worker.nodeId()))).body().getString("state"));
+    assertEquals(List.of(worker.nodeId()), await(vertx.eventBus().<JsonObject>request(Addresses.OPERATOR_GC,
+        new JsonObject())).body().getJsonArray("node_ids").getList());
+    assertTrue(controller.controlPlane().nodes().get(worker.nodeId()).isEmpty());
+  }
+
+  @Test
+  void operatorRequestsTheNodeCannotTakeAreRefusedWithACodeAndAMessage(Vertx vertx) throws Exception {
+    Identity worker = RawWorker.register(vertx, controller);
+    var unassign = org.junit.jupiter.api.Assertions.assertThrows(io.vertx.core.eventbus.ReplyException.class, () ->
+        await(vertx.eventBus().request(Addresses.OPERATOR_UNASSIGN,
+            new JsonObject().put("node_id", worker.nodeId()).put("service", "nope"))));
+    assertEquals(404, unassign.failureCode());
+    assertTrue(unassign.getMessage().contains("has no service nope"), unassign.getMessage());
+    var undrain = org.junit.jupiter.api.Assertions.assertThrows(io.vertx.core.eventbus.ReplyException.class, () ->
+        await(vertx.eventBus().request(Addresses.OPERATOR_UNDRAIN, new JsonObject().put("node_id", worker.nodeId()))));
+    assertEquals(409, undrain.failureCode());
+    assertTrue(undrain.getMessage().contains("not draining"), undrain.getMessage());
   }
 
   @Test
@@ -218,20 +239,21 @@ class MtlsGateTest {
   }
 
   @Test
-  void aCertificateFromAnotherClustersCaIsRefused(Vertx vertx) throws Exception {
+  void aCertificateFromAnotherClustersCaIsRefusedInTheHandshake(Vertx vertx) throws Exception {
     ControllerNode other = TestCluster.startController(vertx, TestCluster.controllerOptions(dir.resolve("other"), new JsonObject()));
     try {
       Identity foreign = RawWorker.register(vertx, other);
       var attempt = watch(channel(vertx, foreign), foreign.nodeId())
           .compose(response -> response.end().map(v -> response.status()));
-      // Refused either in the handshake or by the gate; never a working stream.
-      GrpcStatus status = null;
-      try {
-        status = await(attempt);
-      } catch (Exception expected) {
-        return;
-      }
-      assertEquals(GrpcStatus.UNAUTHENTICATED, status);
+      // The TLS layer refuses a certificate this CA did not sign: the connection closes in the
+      // handshake, at once. A status (the call got through) or a timeout (it hung) both fail here.
+      Exception refused = org.junit.jupiter.api.Assertions.assertThrows(Exception.class,
+          () -> await(attempt, java.time.Duration.ofSeconds(5)), "a foreign certificate must not get a working call");
+      org.junit.jupiter.api.Assertions.assertFalse(refused instanceof java.util.concurrent.TimeoutException,
+          "refused at once, not after a timeout");
+      assertTrue(refused instanceof javax.net.ssl.SSLException
+              || String.valueOf(refused.getMessage()).contains("Connection was closed"),
+          "refused by the TLS handshake: " + refused);
     } finally {
       await(other.stop());
     }

@@ -14,7 +14,7 @@ import io.zlayer.worker.agent.WorkerAgent;
 import io.zlayer.worker.bus.Addresses;
 import io.zlayer.worker.config.WorkerOptions;
 import io.zlayer.worker.controller.ControllerNode;
-import io.zlayer.worker.controller.NodeState;
+import io.zlayer.worker.controller.core.NodeState;
 import io.zlayer.worker.pki.SecureFiles;
 import io.zlayer.worker.proto.ContainerStatus;
 import java.nio.file.Path;
@@ -113,13 +113,22 @@ class SessionStreamsTest {
     await(reported(vertx, nodeId, c -> running(c, "web") == 0));
     long ms = (System.nanoTime() - t0) / 1_000_000;
     assertTrue(ms < 8_000, "a TERM-ignoring process was killed by the 1 s deadline, took " + ms + " ms");
-    // No new work while draining.
-    operator(vertx, Addresses.OPERATOR_ASSIGN, new JsonObject().put("node_id", nodeId).put("service", "api")
-        .put("indices", new JsonArray().add(0)).put("command", "sleep 1000"));
+    // No new work while draining: refused with FAILED_PRECONDITION (409 on the bridge) and a message.
+    var refused = org.junit.jupiter.api.Assertions.assertThrows(io.vertx.core.eventbus.ReplyException.class, () ->
+        operator(vertx, Addresses.OPERATOR_ASSIGN, new JsonObject().put("node_id", nodeId).put("service", "api")
+            .put("indices", new JsonArray().add(0)).put("command", "sleep 1000")));
+    assertEquals(409, refused.failureCode());
+    assertTrue(refused.getMessage().contains("is draining"), refused.getMessage());
     JsonObject snapshot = await(vertx.eventBus().<JsonObject>request(Addresses.WORKER_EXECUTOR_SNAPSHOT, new JsonObject())).body();
     assertEquals("draining", snapshot.getString("state"));
     assertTrue(snapshot.getJsonArray("containers").stream()
         .noneMatch(c -> "api".equals(((JsonObject) c).getString("service"))), snapshot.encode());
+
+    // Undrain: the node is ready again and its worker runs its assigned service again.
+    assertEquals("ready", operator(vertx, Addresses.OPERATOR_UNDRAIN, new JsonObject().put("node_id", nodeId))
+        .getString("state"));
+    await(reported(vertx, nodeId, c -> running(c, "web") == 1));
+    assertEquals(NodeState.READY, controller.controlPlane().nodes().get(nodeId).orElseThrow().state());
   }
 
   @Test

@@ -14,7 +14,7 @@ import io.zlayer.worker.agent.WorkerAgent;
 import io.zlayer.worker.bus.Addresses;
 import io.zlayer.worker.config.WorkerOptions;
 import io.zlayer.worker.controller.ControllerNode;
-import io.zlayer.worker.controller.NodeState;
+import io.zlayer.worker.controller.core.NodeState;
 import io.zlayer.worker.pki.Pem;
 import io.zlayer.worker.pki.SecureFiles;
 import java.nio.file.Files;

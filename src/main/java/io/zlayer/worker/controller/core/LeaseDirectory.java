@@ -1,0 +1,71 @@
+package io.zlayer.worker.controller.core;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The live leases of this controller, in memory (as Nomad keeps its heartbeat timers): a
+ * renewal is a map update, not a durable write. Owns the count N that drives the adaptive TTL.
+ */
+public final class LeaseDirectory {
+  private final Map<Long, Lease> leases = new ConcurrentHashMap<>();
+  private final AdaptiveTtl ttl;
+
+  public LeaseDirectory(AdaptiveTtl ttl) {
+    this.ttl = ttl;
+  }
+
+  public AdaptiveTtl ttl() {
+    return ttl;
+  }
+
+  /** Number of live leases: the N of the TTL formula. */
+  public int size() {
+    return leases.size();
+  }
+
+  /** The TTL every worker gets right now. */
+  public int currentTtl() {
+    return ttl.compute(leases.size());
+  }
+
+  /** Grants or renews a lease and returns the TTL the worker must honour next. */
+  public int renew(long nodeId, long nowMillis) {
+    Lease lease = leases.compute(nodeId, (id, old) -> old == null
+        ? new Lease(id, nowMillis, ttl.compute(leases.size() + 1L), ttl.graceSecs())
+        : old.renewed(nowMillis, ttl.compute(leases.size())));
+    return lease.ttlSecs();
+  }
+
+  /** Gives a lease the failover TTL, as after a controller start (nobody expires while workers reconnect). */
+  public void grantFailover(long nodeId, long nowMillis) {
+    leases.put(nodeId, new Lease(nodeId, nowMillis, ttl.failoverTtlSecs(), ttl.graceSecs()));
+  }
+
+  public Optional<Lease> get(long nodeId) {
+    return Optional.ofNullable(leases.get(nodeId));
+  }
+
+  public void remove(long nodeId) {
+    leases.remove(nodeId);
+  }
+
+  /** Removes and returns the leases expired at {@code nowMillis}. */
+  public List<Lease> takeExpired(long nowMillis) {
+    List<Lease> expired = new ArrayList<>();
+    for (Lease lease : leases.values()) {
+      if (lease.isExpired(nowMillis) && leases.remove(lease.nodeId(), lease)) {
+        expired.add(lease);
+      }
+    }
+    return expired;
+  }
+
+  public Collection<Lease> all() {
+    return List.copyOf(leases.values());
+  }
+}

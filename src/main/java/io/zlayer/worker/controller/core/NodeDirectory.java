@@ -1,0 +1,241 @@
+package io.zlayer.worker.controller.core;
+
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonObject;
+import io.zlayer.worker.proto.CommandResult;
+import io.zlayer.worker.proto.StatusReport;
+import io.zlayer.worker.store.KeyValue;
+import io.zlayer.worker.store.Store;
+import io.zlayer.worker.store.Compare;
+import io.zlayer.worker.store.Op;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The controller's view of every node: the durable records (read through from the store at
+ * start and kept current on every write this controller makes) and each node's last status
+ * report, which lives in memory only.
+ */
+public final class NodeDirectory {
+  private final Store store;
+  private final Clock clock;
+  private final Map<Long, NodeRecord> nodes = new ConcurrentHashMap<>();
+  private final Map<Long, StatusReport> lastStatus = new ConcurrentHashMap<>();
+  private final AtomicLong highestId = new AtomicLong();
+  private final KeyedQueue<Long> updates = new KeyedQueue<>();
+  private final Map<String, Long> certificates = new ConcurrentHashMap<>();
+  private final Map<Long, java.util.Deque<CommandResult>> commandResults = new ConcurrentHashMap<>();
+  /** The highest node id handed out before a collection (see {@link #collectDeregistered}). */
+  static final String ID_FLOOR_KEY = "meta/node_id_floor";
+  /** Ids at or below it are never proposed unless in use (see {@link #proposeId}). */
+  private volatile long collectedFloor;
+  private final List<java.util.function.LongConsumer> collectedListeners =
+      new java.util.concurrent.CopyOnWriteArrayList<>();
+  /** Command outcomes kept per node for the operator's view. */
+  private static final int KEPT_COMMAND_RESULTS = 10;
+
+  public NodeDirectory(Store store, Clock clock) {
+    this.store = store;
+    this.clock = clock;
+  }
+
+  /** Loads every stored node, and where node ids continue after collected ones. */
+  public Future<NodeDirectory> load() {
+    return store.get(ID_FLOOR_KEY).compose(floor -> {
+      floor.ifPresent(kv -> {
+        collectedFloor = Long.parseLong(kv.value().trim());
+        reserve(collectedFloor);
+      });
+      return store.range(NodeRecord.PREFIX);
+    }).map(kvs -> {
+      for (KeyValue kv : kvs) {
+        cache(NodeRecord.fromJson(new JsonObject(kv.value()), clock.instant().getEpochSecond()));
+      }
+      return this;
+    });
+  }
+
+  /**
+   * Forgets every node deregistered at or before {@code deregisteredBy} (epoch seconds), in memory
+   * and in the store, and returns their ids (the event log keeps their history). No node is
+   * given a collected id again, not even one asking for it ({@code desired_node_id}): the
+   * highest id given so far is stored first, and {@link #load} continues from it.
+   */
+  public Future<List<Long>> collectDeregistered(long deregisteredBy) {
+    List<Long> ids = nodes.values().stream()
+        .filter(n -> n.state() == NodeState.DEREGISTERED && n.stateSince() <= deregisteredBy)
+        .map(NodeRecord::nodeId).sorted().toList();
+    if (ids.isEmpty()) {
+      return Future.succeededFuture(List.of());
+    }
+    long floor = highestId.get();
+    return store.put(ID_FLOOR_KEY, Long.toString(floor)).compose(rev -> {
+      collectedFloor = Math.max(collectedFloor, floor);
+      List<Future<Long>> each = new java.util.ArrayList<>(ids.size());
+      for (long id : ids) {
+        each.add(updates.run(id, () -> {
+          NodeRecord current = nodes.get(id);
+          if (current == null || current.state() != NodeState.DEREGISTERED) {
+            return Future.succeededFuture(0L); // collected meanwhile, or not deregistered any more
+          }
+          return store.delete(current.key()).map(deleted -> {
+            forget(current);
+            return id;
+          });
+        }));
+      }
+      return Future.all(each).map(all -> each.stream().map(Future::result).filter(id -> id > 0).toList());
+    });
+  }
+
+  /** Also forgets collected nodes elsewhere (the legacy poll hub's last revision per node). */
+  public void onCollected(java.util.function.LongConsumer listener) {
+    collectedListeners.add(listener);
+  }
+
+  private void forget(NodeRecord record) {
+    long id = record.nodeId();
+    collectedListeners.forEach(l -> l.accept(id));
+    nodes.remove(id);
+    lastStatus.remove(id);
+    commandResults.remove(id);
+    for (String sha : new String[] {record.certSha256(), record.previousCertSha256()}) {
+      if (sha != null) {
+        certificates.remove(sha, id);
+      }
+    }
+  }
+
+  public Optional<NodeRecord> get(long nodeId) {
+    return Optional.ofNullable(nodes.get(nodeId));
+  }
+
+  public Collection<NodeRecord> all() {
+    return List.copyOf(nodes.values());
+  }
+
+  /** Whether the certificate with this fingerprint was issued to a node (now or before a rotation). */
+  public boolean knowsCertificate(String sha256) {
+    return certificates.containsKey(sha256);
+  }
+
+  /** The node a certificate was issued to, by the certificate's fingerprint. */
+  public Optional<Long> certificateOwner(String sha256) {
+    return Optional.ofNullable(certificates.get(sha256));
+  }
+
+  /** Records a write this controller committed. */
+  public void cache(NodeRecord record) {
+    nodes.put(record.nodeId(), record);
+    if (record.certSha256() != null) {
+      certificates.put(record.certSha256(), record.nodeId());
+    }
+    highestId.accumulateAndGet(record.nodeId(), Math::max);
+  }
+
+  /** The id to try for a new node: the desired one when free, else one past the highest known. */
+  public long proposeId(long desired) {
+    // At or below the collection floor an absent id may be a collected node's, whose assignment
+    // and command logs are kept: never hand it out, not even to a worker asking for it.
+    if (desired > collectedFloor && !nodes.containsKey(desired)) {
+      return desired;
+    }
+    return highestId.incrementAndGet();
+  }
+
+  /** Notes that {@code nodeId} is taken (found by a failed compare-and-set). */
+  public void reserve(long nodeId) {
+    highestId.accumulateAndGet(nodeId, Math::max);
+  }
+
+  /** The record in {@code state} since now (itself if it already is in it). */
+  NodeRecord withState(NodeRecord current, NodeState state, String cause) {
+    return current.state() == state ? current : current.withState(state, cause, clock.instant().getEpochSecond());
+  }
+
+  /**
+   * Applies {@code change} to the node's current record and stores the result. Updates of one
+   * node run one at a time, so a sweep, a drain and a revocation cannot overwrite each other.
+   */
+  public Future<NodeRecord> update(long nodeId, java.util.function.UnaryOperator<NodeRecord> change) {
+    return write(nodeId, change, List.of()).map(Written::record);
+  }
+
+  /**
+   * Runs {@code work} in the node's turn: after every update of the node queued before it and
+   * before any queued after (so a check it makes of the node's state still holds when it writes).
+   */
+  public <T> Future<T> inTurn(long nodeId, java.util.function.Supplier<Future<T>> work) {
+    return updates.run(nodeId, work);
+  }
+
+  /** A committed change: the node's record before and after, and the store revision of the transaction. */
+  public record Written(NodeRecord previous, NodeRecord record, long revision) {
+  }
+
+  /**
+   * As {@link #update}, and puts {@code newKeys} (keys that must not exist yet, such as event-log
+   * entries) in the same store transaction: all of it is written, or none.
+   */
+  public Future<Written> write(long nodeId, java.util.function.UnaryOperator<NodeRecord> change, List<Op.Put> newKeys) {
+    return updates.run(nodeId, () -> {
+      NodeRecord current = nodes.get(nodeId);
+      if (current == null) {
+        return Future.failedFuture(ControlPlaneException.notFound("node " + nodeId + " is not registered"));
+      }
+      NodeRecord next = change.apply(current);
+      if (next.equals(current) && newKeys.isEmpty()) {
+        return Future.succeededFuture(new Written(current, current, 0));
+      }
+      List<Compare> compares = new ArrayList<>(newKeys.size());
+      List<Op> ops = new ArrayList<>(newKeys.size() + 1);
+      for (Op.Put put : newKeys) {
+        compares.add(Compare.absent(put.key()));
+        ops.add(put);
+      }
+      if (!next.equals(current)) {
+        ops.add(Op.put(next.key(), next.toJson().encode()));
+      }
+      return store.txn(compares, ops).map(result -> {
+        if (!result.succeeded()) {
+          throw new ControlPlaneException(ControlPlaneException.Kind.UNAVAILABLE,
+              "node " + nodeId + ": an event key was taken meanwhile; try again");
+        }
+        cache(next);
+        return new Written(current, next, result.revision());
+      });
+    });
+  }
+
+  public void recordStatus(long nodeId, StatusReport status) {
+    lastStatus.put(nodeId, status);
+    if (status.getCommandResultsCount() > 0) {
+      commandResults.compute(nodeId, (id, list) -> {
+        java.util.Deque<CommandResult> out = list == null ? new java.util.ArrayDeque<>() : list;
+        for (CommandResult r : status.getCommandResultsList()) {
+          out.addLast(r);
+          while (out.size() > KEPT_COMMAND_RESULTS) {
+            out.removeFirst();
+          }
+        }
+        return out;
+      });
+    }
+  }
+
+  /** The outcomes of the node's most recent commands, oldest first. */
+  public List<CommandResult> commandResults(long nodeId) {
+    java.util.Deque<CommandResult> list = commandResults.get(nodeId);
+    return list == null ? List.of() : List.copyOf(list);
+  }
+
+  public Optional<StatusReport> lastStatus(long nodeId) {
+    return Optional.ofNullable(lastStatus.get(nodeId));
+  }
+}

@@ -1,0 +1,174 @@
+package io.zlayer.worker.controller.grpc;
+
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpConnection;
+import io.vertx.grpc.server.GrpcServer;
+import io.vertx.grpc.server.GrpcServerOptions;
+import io.vertx.grpc.server.GrpcServerRequest;
+import io.zlayer.worker.bus.Events;
+import io.zlayer.worker.controller.core.ControlPlaneException;
+import io.zlayer.worker.controller.core.NodeGate;
+import io.zlayer.worker.controller.core.NodePrincipal;
+import io.zlayer.worker.controller.core.NodeService;
+import io.zlayer.worker.controller.core.Profiles;
+import io.zlayer.worker.controller.core.Registrar;
+import io.zlayer.worker.proto.AssignmentEvent;
+import io.zlayer.worker.proto.ClusterControlPlaneGrpcService;
+import io.zlayer.worker.proto.CommandEvent;
+import io.zlayer.worker.proto.DeregisterRequest;
+import io.zlayer.worker.proto.DeregisterResponse;
+import io.zlayer.worker.proto.RegisterRequest;
+import io.zlayer.worker.proto.RegisterResponse;
+import io.zlayer.worker.proto.RenewCertificateRequest;
+import io.zlayer.worker.proto.RenewCertificateResponse;
+import io.zlayer.worker.proto.StatusAck;
+import io.zlayer.worker.proto.StatusReport;
+import io.zlayer.worker.proto.WatchAssignmentsRequest;
+import io.zlayer.worker.proto.WatchCommandsRequest;
+import io.zlayer.worker.store.Watch;
+import com.google.protobuf.ByteString;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import java.util.List;
+import javax.net.ssl.SSLPeerUnverifiedException;
+
+/**
+ * The {@code ClusterControlPlane} service: decodes each RPC, calls the {@link NodeService},
+ * encodes the answer and maps a refusal to a status. Calls are bound with {@code callHandler}
+ * (not the generated service class) because every call but Register needs the connection's client
+ * certificate, which the {@link NodeGate} turns into the caller's {@link NodePrincipal}.
+ */
+public final class ControlPlaneGrpc {
+  private final NodeService nodes;
+  private final NodeGate gate;
+  private final OpenStreams streams;
+  private final String clusterId;
+  private final ByteString caDer;
+
+  public ControlPlaneGrpc(NodeService nodes, NodeGate gate, OpenStreams streams, String clusterId, byte[] caDer) {
+    this.nodes = nodes;
+    this.gate = gate;
+    this.streams = streams;
+    this.clusterId = clusterId;
+    this.caDer = ByteString.copyFrom(caDer);
+  }
+
+  public GrpcServer create(Vertx vertx) {
+    GrpcServer server = GrpcServer.server(vertx, new GrpcServerOptions());
+    server.callHandler(ClusterControlPlaneGrpcService.Register, this::register);
+    server.callHandler(ClusterControlPlaneGrpcService.WatchAssignments, this::watchAssignments);
+    server.callHandler(ClusterControlPlaneGrpcService.ReportStatus, this::reportStatus);
+    server.callHandler(ClusterControlPlaneGrpcService.WatchCommands, this::watchCommands);
+    server.callHandler(ClusterControlPlaneGrpcService.Deregister, this::deregister);
+    server.callHandler(ClusterControlPlaneGrpcService.RenewCertificate, this::renewCertificate);
+    return server;
+  }
+
+  /** The caller, proven by its connection's client certificate, acting as the node the request names. */
+  private NodePrincipal principal(GrpcServerRequest<?, ?> call, long claimedNodeId) {
+    return gate.certificate(clientCertificate(call.connection())).actingAs(claimedNodeId);
+  }
+
+  private static X509Certificate clientCertificate(HttpConnection connection) {
+    if (connection == null || !connection.isSsl()) {
+      return null;
+    }
+    try {
+      List<Certificate> chain = connection.peerCertificates();
+      return chain != null && !chain.isEmpty() && chain.get(0) instanceof X509Certificate leaf ? leaf : null;
+    } catch (SSLPeerUnverifiedException e) {
+      return null;
+    }
+  }
+
+  private void register(GrpcServerRequest<RegisterRequest, RegisterResponse> call) {
+    call.last()
+        .compose(req -> nodes.register(new Registrar.Application(req.getBootstrapToken(),
+            req.getDesiredNodeId(), Profiles.toJson(req.getProfile()), req.getCsrDer().toByteArray(), "grpc")))
+        .map(admission -> RegisterResponse.newBuilder()
+            .setNodeId(admission.node().nodeId())
+            .setClusterId(clusterId)
+            .setHeartbeatTtlSecs(admission.ttlSecs())
+            .setHeartbeatGraceSecs(admission.graceSecs())
+            .setSignedCertDer(ByteString.copyFrom(admission.certificate().der()))
+            .addCaChainDer(caDer)
+            .build())
+        .onComplete(ar -> GrpcReplies.reply(call.response(), ar));
+  }
+
+  private void watchAssignments(GrpcServerRequest<WatchAssignmentsRequest, AssignmentEvent> call) {
+    call.last().onSuccess(req -> openWatch(call, req.getNodeId(), node -> nodes.watchAssignments(node,
+        req.getLastSeenRevision(), entry -> call.response().write(
+            Events.assignmentToProto(entry.revision(), entry.body())))));
+  }
+
+  private void watchCommands(GrpcServerRequest<WatchCommandsRequest, CommandEvent> call) {
+    call.last().onSuccess(req -> openWatch(call, req.getNodeId(), node -> nodes.watchCommands(node,
+        req.getLastSeenCommandId(), entry -> call.response().write(
+            Events.commandToProto(entry.revision(), entry.body())))));
+  }
+
+  private void openWatch(GrpcServerRequest<?, ?> call, long nodeId, java.util.function.Function<NodePrincipal, Watch> open) {
+    NodePrincipal node;
+    try {
+      node = principal(call, nodeId);
+    } catch (RuntimeException e) {
+      GrpcReplies.fail(call.response(), e);
+      return;
+    }
+    call.response().writeHead();
+    Watch watch = open.apply(node);
+    call.exceptionHandler(e -> watch.cancel());
+    call.response().exceptionHandler(e -> watch.cancel());
+    streams.track(nodeId, call.connection(), watch::cancel);
+    // A watch that cannot start must not leave the worker on a silent stream: end it, and the
+    // worker's session reconnects.
+    watch.started().onFailure(e -> GrpcReplies.fail(call.response(), new ControlPlaneException(
+        ControlPlaneException.Kind.UNAVAILABLE, "cannot read the event log; reconnect")));
+  }
+
+  private void reportStatus(GrpcServerRequest<StatusReport, StatusAck> call) {
+    NodePrincipal[] bound = {null};
+    boolean[] failed = {false};
+    call.handler(report -> {
+      if (failed[0]) {
+        return; // the call was already answered with an error
+      }
+      int ttl;
+      try {
+        if (bound[0] == null) {
+          // The stream is bound to the node its first report names, proven once for the call.
+          bound[0] = principal(call, report.getNodeId());
+          streams.track(bound[0].nodeId(), call.connection(), () -> { });
+        } else if (report.getNodeId() != bound[0].nodeId()) {
+          throw ControlPlaneException.permissionDenied("this stream belongs to node " + bound[0].nodeId()
+              + "; it may not report for node " + report.getNodeId());
+        }
+        ttl = nodes.heartbeat(bound[0], report);
+      } catch (RuntimeException e) {
+        failed[0] = true;
+        GrpcReplies.fail(call.response(), e);
+        return;
+      }
+      call.response().write(StatusAck.newBuilder().setNextTtlSecs(ttl).build());
+    });
+    call.endHandler(v -> call.response().end());
+  }
+
+  private void deregister(GrpcServerRequest<DeregisterRequest, DeregisterResponse> call) {
+    call.last()
+        .compose(req -> nodes.deregister(principal(call, req.getNodeId()), req.getReason()))
+        .map(node -> DeregisterResponse.getDefaultInstance())
+        .onComplete(ar -> GrpcReplies.reply(call.response(), ar));
+  }
+
+  private void renewCertificate(GrpcServerRequest<RenewCertificateRequest, RenewCertificateResponse> call) {
+    call.last()
+        .compose(req -> nodes.renew(principal(call, req.getNodeId()), req.getCsrDer().toByteArray()))
+        .map(cert -> RenewCertificateResponse.newBuilder()
+            .setSignedCertDer(ByteString.copyFrom(cert.der()))
+            .addCaChainDer(caDer)
+            .build())
+        .onComplete(ar -> GrpcReplies.reply(call.response(), ar));
+  }
+}

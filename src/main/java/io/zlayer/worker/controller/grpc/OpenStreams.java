@@ -1,0 +1,73 @@
+package io.zlayer.worker.controller.grpc;
+
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpConnection;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The worker connections that carry open streams, by node: so a revoked or deregistered
+ * node's streams can be cut at once, and so each stream's resources (store watches) are
+ * released when its connection goes away.
+ */
+public final class OpenStreams {
+  private final Map<Long, Set<HttpConnection>> byNode = new ConcurrentHashMap<>();
+  private final Map<HttpConnection, List<Runnable>> cleanups = new ConcurrentHashMap<>();
+
+  /** Tracks a stream of {@code nodeId} on {@code connection}; {@code cleanup} runs when it closes. */
+  public void track(long nodeId, HttpConnection connection, Runnable cleanup) {
+    byNode.computeIfAbsent(nodeId, id -> ConcurrentHashMap.newKeySet()).add(connection);
+    boolean[] first = {false};
+    cleanups.compute(connection, (c, list) -> {
+      if (list == null) {
+        first[0] = true;
+        list = new ArrayList<>();
+      }
+      list.add(cleanup);
+      return list;
+    });
+    if (first[0]) {
+      connection.closeHandler(v -> closed(nodeId, connection));
+    }
+  }
+
+  private void closed(long nodeId, HttpConnection connection) {
+    Set<HttpConnection> set = byNode.get(nodeId);
+    if (set != null) {
+      set.remove(connection);
+      if (set.isEmpty()) {
+        byNode.remove(nodeId, set);
+      }
+    }
+    List<Runnable> list = cleanups.remove(connection);
+    if (list != null) {
+      list.forEach(Runnable::run);
+    }
+  }
+
+  /**
+   * Closes every connection of the node; its streams end and their cleanups run. When called on an
+   * event loop the close runs on its next turn: a node's own Deregister travels on a connection
+   * being cut, and its reply, written in this turn, must leave first.
+   */
+  public void cut(long nodeId) {
+    Set<HttpConnection> set = byNode.remove(nodeId);
+    if (set == null) {
+      return;
+    }
+    Context context = Vertx.currentContext();
+    if (context == null) {
+      set.forEach(HttpConnection::close);
+    } else {
+      context.runOnContext(v -> set.forEach(HttpConnection::close));
+    }
+  }
+
+  public int connections() {
+    return cleanups.size();
+  }
+}
