@@ -173,14 +173,33 @@ async function refreshAll() {
 async function refreshOne(id) {
   const data = await api('GET', '/v1/nodes/' + id);
   nodes.set(id, data.node);
-  route();
+  const m = location.hash.match(/^#\/node\/(\d+)/);
+  if (m && Number(m[1]) === id) renderNode(id).catch(showError); else if (!m) renderFleet();
 }
 
-function changed(view) {
-  nodes.set(view.node_id, view);
+// A state change from /v1/events ({node_id, state, cause}): shown at once, then the node's
+// whole view is fetched (debounced) for the other columns.
+const pending = new Set();
+let pendingTimer = null;
+
+function changed(ev) {
+  const known = nodes.get(ev.node_id);
+  if (known) {
+    known.state = ev.state;
+    if (ev.cause !== undefined) known.state_cause = ev.cause;
+  }
   const m = location.hash.match(/^#\/node\/(\d+)/);
-  if (m && Number(m[1]) === view.node_id) renderNode(view.node_id).catch(showError);
-  else if (!m) renderFleet();
+  if (!m) renderFleet();
+  pending.add(ev.node_id);
+  if (!pendingTimer) {
+    pendingTimer = setTimeout(() => {
+      pendingTimer = null;
+      const ids = [...pending];
+      pending.clear();
+      const work = ids.length > 20 ? refreshAll() : Promise.all(ids.map(refreshOne));
+      work.catch(showError);
+    }, 150);
+  }
 }
 
 // GET /v1/events: "event: node" with a node view as data, on every state change; reconnects.
@@ -228,4 +247,5 @@ if (!token) {
   refreshAll().catch(showError);
   listen();
   setInterval(() => { if (document.getElementById('node').hidden) renderFleet(); }, 5000); // "n s ago"
+  setInterval(() => refreshAll().catch(showError), 30000); // heartbeats and replicas, which send no events
 }
