@@ -20,6 +20,7 @@ final class ControllerCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Daemon daemon = new Daemon();
     ControllerOptions options = Cli.await(ConfigLoader.loadController(daemon.vertx, config), Duration.ofSeconds(30));
+    DataDirLock.acquire(options.dataDir(), "bin/worker controller");
     ControllerNode node = Cli.await(ControllerNode.start(daemon.vertx, options), Duration.ofSeconds(60));
     LocalController.record(options);
     daemon.onSignal(() -> node.stop().eventually(() -> {

@@ -49,6 +49,8 @@ final class DevCommand implements Callable<Integer> {
         .put("labels", new JsonObject().put("zone", "dev"))
         .put("bridge_port", -1));
 
+    DataDirLock.acquire(controllerOptions.dataDir(), "bin/worker dev");
+    DataDirLock.acquire(workerOptions.dataDir(), "bin/worker dev");
     ControllerNode controller = Cli.await(ControllerNode.start(daemon.vertx, controllerOptions), Duration.ofSeconds(60));
     daemon.onSignal(controller::stop);
     LocalController.record(controllerOptions);
