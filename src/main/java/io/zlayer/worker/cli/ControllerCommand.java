@@ -20,8 +20,13 @@ final class ControllerCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Daemon daemon = new Daemon();
     ControllerOptions options = Cli.await(ConfigLoader.loadController(daemon.vertx, config), Duration.ofSeconds(30));
+    DataDirLock.acquire(options.dataDir(), "bin/worker controller");
     ControllerNode node = Cli.await(ControllerNode.start(daemon.vertx, options), Duration.ofSeconds(60));
-    daemon.onSignal(node::stop);
+    LocalController.record(options);
+    daemon.onSignal(() -> node.stop().eventually(() -> {
+      LocalController.forget();
+      return io.vertx.core.Future.succeededFuture();
+    }));
     return daemon.runUntil(Future.<Integer>future(p -> { }));
   }
 }

@@ -49,8 +49,11 @@ final class DevCommand implements Callable<Integer> {
         .put("labels", new JsonObject().put("zone", "dev"))
         .put("bridge_port", -1));
 
+    DataDirLock.acquire(controllerOptions.dataDir(), "bin/worker dev");
+    DataDirLock.acquire(workerOptions.dataDir(), "bin/worker dev");
     ControllerNode controller = Cli.await(ControllerNode.start(daemon.vertx, controllerOptions), Duration.ofSeconds(60));
     daemon.onSignal(controller::stop);
+    LocalController.record(controllerOptions);
     mintTokenIfNeeded(controller, workerOptions);
 
     Future<JsonObject> joined = Future.future(p -> daemon.vertx.eventBus().<JsonObject>consumer(Addresses.WORKER_SESSION,
@@ -61,7 +64,7 @@ final class DevCommand implements Callable<Integer> {
         }));
     WorkerAgent worker = Cli.await(WorkerAgent.start(daemon.vertx, workerOptions), Duration.ofSeconds(60));
     // Ctrl-C: stop the worker (keeping its identity for the next run), then the controller.
-    daemon.onSignal(() -> worker.stop(false).eventually(controller::stop));
+    daemon.onSignal(() -> worker.stop(false).eventually(controller::stop).onComplete(x -> LocalController.forget()));
     JsonObject up = Cli.await(joined, JOIN_TIMEOUT);
     long nodeId = up.getLong("node_id");
     out.println();

@@ -31,12 +31,15 @@ final class OperatorCommands {
 
   /** {@code -c}: which controller (its data_dir holds the admin token, bridge_port says where). */
   static final class Target {
-    @Option(names = {"-c", "--config"}, paramLabel = "FILE", defaultValue = "conf/controller.yaml",
-        description = "controller config (default: ${DEFAULT-VALUE})")
+    static final Path DEFAULT_CONFIG = Path.of("conf/controller.yaml");
+
+    @Option(names = {"-c", "--config"}, paramLabel = "FILE",
+        description = "controller config (default: conf/controller.yaml when it exists here, else the "
+            + "controller last started by this user, recorded in ~/.zlayer/controller.json)")
     Path config;
 
     JsonObject call(String address, JsonObject body) throws Exception {
-      ControllerOptions options = loadController(config);
+      ControllerOptions options = resolve(config);
       try (OperatorBridge bridge = openBridge(options)) {
         return bridge.request(address, body);
       } catch (java.net.ConnectException e) {
@@ -48,13 +51,28 @@ final class OperatorCommands {
     }
   }
 
-  /** The controller config at {@code config}, or the defaults when there is no such file. */
+  /**
+   * The controller an operator command talks to: the {@code -c} file (which must exist), else
+   * {@code conf/controller.yaml} in this directory, else the controller this user started last
+   * ({@link LocalController}), else the defaults.
+   */
+  static ControllerOptions resolve(Path config) throws Exception {
+    if (config != null) {
+      if (!Files.exists(config)) {
+        throw new Cli.UsageException("-c " + config + ": no such file");
+      }
+      return loadController(config);
+    }
+    if (Files.exists(Target.DEFAULT_CONFIG)) {
+      return loadController(Target.DEFAULT_CONFIG);
+    }
+    return LocalController.recorded().orElseGet(() -> ControllerOptions.fromJson(new JsonObject()));
+  }
+
+  /** The controller config at {@code config} (which must exist). */
   static ControllerOptions loadController(Path config) throws Exception {
     Vertx vertx = Vertx.vertx();
     try {
-      if (!Files.exists(config)) {
-        return ControllerOptions.fromJson(new JsonObject());
-      }
       return Cli.await(ConfigLoader.loadController(vertx, config), Duration.ofSeconds(10));
     } finally {
       Cli.closeQuietly(vertx);
@@ -71,7 +89,8 @@ final class OperatorCommands {
     return new OperatorBridge("127.0.0.1", options.bridgePort(), Files.readString(tokenFile).trim());
   }
 
-  @Command(name = "token", description = "Bootstrap tokens.", subcommands = {Token.Create.class})
+  @Command(name = "token", mixinStandardHelpOptions = true, description = "Bootstrap tokens.",
+      subcommands = {Token.Create.class})
   static final class Token {
     @Command(name = "create", mixinStandardHelpOptions = true,
         description = "Mint a bootstrap token; prints the token alone on stdout.")
@@ -128,7 +147,7 @@ final class OperatorCommands {
   abstract static class NodeCommand implements Callable<Integer> {
     @Mixin
     Target target;
-    @Parameters(index = "0", paramLabel = "NODE")
+    @Parameters(index = "0", paramLabel = "NODE", description = "the node id (as `bin/worker nodes` lists it)")
     long node;
     @Spec
     CommandSpec spec;
@@ -152,17 +171,21 @@ final class OperatorCommands {
     }
   }
 
-  @Command(name = "assign", mixinStandardHelpOptions = true, description = "Assign replicas of a service to a node.")
+  @Command(name = "assign", mixinStandardHelpOptions = true,
+      description = "Assign replicas of a service to a node: the worker runs one process per index "
+          + "(ZLAYER_SERVICE, ZLAYER_ROLE, ZLAYER_REPLICA and --env in its environment). Assigning the "
+          + "same service again replaces its replicas.")
   static final class Assign extends NodeCommand {
-    @Parameters(index = "1", paramLabel = "SERVICE")
+    @Parameters(index = "1", paramLabel = "SERVICE", description = "the service's name")
     String service;
-    @Option(names = "--role", defaultValue = "default")
+    @Option(names = "--role", defaultValue = "default", description = "the replicas' role (default: ${DEFAULT-VALUE})")
     String role;
-    @Option(names = "--indices", required = true, split = ",", paramLabel = "I,J,...")
+    @Option(names = "--indices", required = true, split = ",", paramLabel = "I,J,...",
+        description = "replica indices to run on this node, e.g. 0,1,2")
     List<Integer> indices;
-    @Option(names = "--command", required = true, description = "run through /bin/sh -c")
+    @Option(names = "--command", required = true, description = "each replica's command, run through /bin/sh -c")
     String command;
-    @Option(names = "--env", paramLabel = "K=V")
+    @Option(names = "--env", paramLabel = "K=V", description = "an environment variable for the replicas (repeatable)")
     Map<String, String> env;
 
     @Override
@@ -176,7 +199,7 @@ final class OperatorCommands {
 
   @Command(name = "unassign", mixinStandardHelpOptions = true, description = "Remove a service from a node.")
   static final class Unassign extends NodeCommand {
-    @Parameters(index = "1", paramLabel = "SERVICE")
+    @Parameters(index = "1", paramLabel = "SERVICE", description = "the service to remove (its replicas stop)")
     String service;
 
     @Override
@@ -189,7 +212,8 @@ final class OperatorCommands {
   @Command(name = "drain", mixinStandardHelpOptions = true,
       description = "Drain a node: no new work; its processes stop by the deadline.")
   static final class Drain extends NodeCommand {
-    @Option(names = "--deadline", defaultValue = "10m", description = "(default: ${DEFAULT-VALUE})")
+    @Option(names = "--deadline", defaultValue = "10m",
+        description = "how long its processes get to stop, e.g. 30s, 10m (default: ${DEFAULT-VALUE})")
     String deadline;
 
     @Override
@@ -212,7 +236,7 @@ final class OperatorCommands {
   @Command(name = "shutdown", mixinStandardHelpOptions = true,
       description = "Ask a node's worker to deregister and exit.")
   static final class Shutdown extends NodeCommand {
-    @Option(names = "--reason", defaultValue = "operator request")
+    @Option(names = "--reason", defaultValue = "operator request", description = "told to the worker (default: ${DEFAULT-VALUE})")
     String reason;
 
     @Override
@@ -222,10 +246,13 @@ final class OperatorCommands {
     }
   }
 
-  @Command(name = "push-config", mixinStandardHelpOptions = true,
+  // No mixinStandardHelpOptions: its --version is the config's version, not the program's.
+  @Command(name = "push-config",
       description = "Push a YAML config (labels, heartbeat_min_ttl, heartbeat_max_ttl) to a node.")
   static final class PushConfig extends NodeCommand {
-    @Parameters(index = "1", paramLabel = "FILE")
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+    boolean help;
+    @Parameters(index = "1", paramLabel = "FILE", description = "the YAML file to push")
     Path file;
     @Option(names = "--version", defaultValue = "0", description = "config version (default: now in epoch seconds)")
     long version;

@@ -34,8 +34,9 @@ final class SimulateCommand implements Callable<Integer> {
   String duration;
   @Option(names = "--legacy-fraction", defaultValue = "0", description = "share of workers speaking the legacy HTTP API (default: ${DEFAULT-VALUE})")
   double legacyFraction;
-  @Option(names = {"-c", "--config"}, paramLabel = "FILE", defaultValue = "conf/controller.yaml",
-      description = "controller config: its data_dir holds the admin token, bridge_port says where (default: ${DEFAULT-VALUE})")
+  @Option(names = {"-c", "--config"}, paramLabel = "FILE",
+      description = "controller config: its data_dir holds the admin token, bridge_port says where (default: "
+          + "conf/controller.yaml when it exists here, else the controller last started by this user)")
   Path config;
   @Option(names = "--assignments", defaultValue = "0", paramLabel = "K",
       description = "after the hold, make K assignments to random nodes and time write->receipt")
@@ -96,7 +97,7 @@ final class SimulateCommand implements Callable<Integer> {
     } catch (NumberFormatException e) {
       throw new Cli.UsageException("--ramp: not a number of registrations per second: " + ramp);
     }
-    ControllerOptions options = OperatorCommands.loadController(config);
+    ControllerOptions options = OperatorCommands.resolve(config);
     Duration timeout = dur("--connect-timeout", connectTimeout);
     Simulator.Settings d = Simulator.Settings.defaults(hosts, workers);
     Simulator.Settings settings = new Simulator.Settings(hosts, workers, rampPerSec, dur("--duration", duration),

@@ -20,6 +20,7 @@ final class StartCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Daemon daemon = new Daemon();
     WorkerOptions options = Cli.await(ConfigLoader.loadWorker(daemon.vertx, config), Duration.ofSeconds(30));
+    DataDirLock.acquire(options.dataDir(), "bin/worker start");
     WorkerAgent agent = Cli.await(WorkerAgent.start(daemon.vertx, options), Duration.ofSeconds(60));
     // SIGTERM / Ctrl-C: leave the cluster cleanly (the node shows deregistered).
     daemon.onSignal(() -> agent.stop(true));

@@ -59,7 +59,10 @@ public final class ConfigLoader {
           .eventually(retriever::close)
           .recover(err -> Future.failedFuture(
               new ConfigException(file + ": not valid YAML: " + yamlReason(err))));
-    }).map(json -> applyEnv(json, env, KNOWN_KEYS));
+    }).map(json -> applyEnv(json, env, KNOWN_KEYS)).map(json -> {
+      LogFormat.of(json).apply();
+      return json;
+    });
   }
 
   private static boolean isEmptyDocument(String text) {

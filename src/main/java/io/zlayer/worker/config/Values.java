@@ -24,7 +24,8 @@ final class Values {
       "identity_dir", "worker_ca_dir", "data_dir", "store", "heartbeat_min_ttl", "heartbeat_max_ttl",
       "heartbeat_grace", "max_heartbeats_per_second", "failover_heartbeat_ttl", "labels",
       // ours
-      "tls_names", "worker_cert_validity", "node_gc_threshold", "bridge_port", "protocol", "executor", "api_addr");
+      "tls_names", "worker_cert_validity", "node_gc_threshold", "bridge_port", "protocol", "executor", "api_addr",
+      "log_format");
 
   static final Set<String> LIST_KEYS = Set.of("servers", "peers", "tls_names");
   static final Set<String> INTEGER_KEYS = Set.of("node_id", "max_heartbeats_per_second", "bridge_port");

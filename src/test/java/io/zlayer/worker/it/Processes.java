@@ -141,6 +141,8 @@ public final class Processes implements AutoCloseable {
     ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile());
     // The config files say everything: no ZLAYER_* override from the test's environment.
     pb.environment().keySet().removeIf(k -> k.startsWith("ZLAYER_"));
+    // Controllers record themselves for the operator tools: here, not in the user's home.
+    pb.environment().put("ZLAYER_STATE_DIR", dir.resolve("state").toString());
     return pb;
   }
 
