@@ -14,7 +14,8 @@ import java.util.function.Supplier;
 final class Daemon {
   private static final Duration STOP_TIMEOUT = Duration.ofSeconds(20);
 
-  final Vertx vertx = Vertx.vertx(new VertxOptions());
+  /** With Micrometer metrics: the controller's {@code /metrics} shows Vert.x's meters too. */
+  final Vertx vertx = io.zlayer.worker.controller.operator.PrometheusMetrics.vertxMetrics(new VertxOptions()).build();
   private final CountDownLatch stopped = new CountDownLatch(1);
   private volatile Supplier<Future<?>> onSignal = () -> Future.succeededFuture();
   private volatile boolean signalled;

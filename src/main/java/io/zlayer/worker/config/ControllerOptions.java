@@ -28,12 +28,15 @@ public record ControllerOptions(
     Duration workerCertValidity,
     Duration nodeGcThreshold,
     int bridgePort,
-    Map<String, String> labels) {
+    Map<String, String> labels,
+    HostPort operatorHttpAddr) {
 
   static final HostPort DEFAULT_WORKER_GRPC_ADDR = new HostPort("0.0.0.0", 3670);
   static final Path DEFAULT_DATA_DIR = Path.of("./data/controller");
   static final Duration DEFAULT_WORKER_CERT_VALIDITY = Duration.ofDays(30);
   static final int DEFAULT_BRIDGE_PORT = 3671;
+  /** The operator listener (metrics, /v1, console): loopback, plain HTTP, unless configured elsewhere. */
+  static final HostPort DEFAULT_OPERATOR_HTTP_ADDR = new HostPort("127.0.0.1", 3673);
   /** How long a deregistered node stays listed before it is collected (Nomad's node_gc_threshold). */
   static final Duration DEFAULT_NODE_GC_THRESHOLD = Duration.ofHours(24);
 
@@ -48,6 +51,7 @@ public record ControllerOptions(
     Objects.requireNonNull(workerCertValidity, "workerCertValidity");
     Objects.requireNonNull(nodeGcThreshold, "nodeGcThreshold");
     labels = Collections.unmodifiableMap(new LinkedHashMap<>(labels));
+    Objects.requireNonNull(operatorHttpAddr, "operatorHttpAddr");
   }
 
   /** Validates and reads a controller config; throws {@link ConfigException} on the first problem. */
@@ -58,16 +62,7 @@ public record ControllerOptions(
     for (String p : peers) {
       HostPort.parse("peers", p);
     }
-    Object addr = json.getValue("worker_grpc_addr");
-    HostPort grpc;
-    if (addr == null) {
-      grpc = DEFAULT_WORKER_GRPC_ADDR;
-    } else if (addr instanceof String s) {
-      grpc = HostPort.parse("worker_grpc_addr", s);
-    } else {
-      throw new ConfigException("worker_grpc_addr: expected host:port (e.g. 0.0.0.0:3670), got "
-          + Values.describe(addr));
-    }
+    HostPort grpc = hostPort(json, "worker_grpc_addr", DEFAULT_WORKER_GRPC_ADDR, "0.0.0.0:3670");
     Path dataDir = Values.path(json, "data_dir", DEFAULT_DATA_DIR);
     Path caDir = Values.path(json, "worker_ca_dir", dataDir.resolve("ca"));
     StoreOptions store = StoreOptions.fromValue(json.getValue("store"));
@@ -87,8 +82,20 @@ public record ControllerOptions(
     int bridgePort = (int) Values.integer(json, "bridge_port", 1, 65535, DEFAULT_BRIDGE_PORT,
         "a fixed port number 1-65535 (the operator tools connect to it; 0 = ephemeral is not allowed)");
     Map<String, String> labels = Values.labels(json);
+    HostPort operatorHttp = hostPort(json, "operator_http_addr", DEFAULT_OPERATOR_HTTP_ADDR, "127.0.0.1:3673");
     return new ControllerOptions(nodeId, peers, grpc, dataDir, caDir, store, heartbeat, tlsNames, validity,
-        nodeGc, bridgePort, labels);
+        nodeGc, bridgePort, labels, operatorHttp);
+  }
+
+  private static HostPort hostPort(JsonObject json, String key, HostPort fallback, String example) {
+    Object addr = json.getValue(key);
+    if (addr == null) {
+      return fallback;
+    }
+    if (addr instanceof String s) {
+      return HostPort.parse(key, s);
+    }
+    throw new ConfigException(key + ": expected host:port (e.g. " + example + "), got " + Values.describe(addr));
   }
 
   /** The canonical YAML/JSON form; {@code fromJson(toJson())} gives an equal record. */
@@ -108,6 +115,7 @@ public record ControllerOptions(
         .put("worker_cert_validity", Durations.format(workerCertValidity))
         .put("node_gc_threshold", Durations.format(nodeGcThreshold))
         .put("bridge_port", bridgePort)
-        .put("labels", Values.labelsJson(labels));
+        .put("labels", Values.labelsJson(labels))
+        .put("operator_http_addr", operatorHttpAddr.toString());
   }
 }

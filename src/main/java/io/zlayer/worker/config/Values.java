@@ -25,7 +25,7 @@ final class Values {
       "heartbeat_grace", "max_heartbeats_per_second", "failover_heartbeat_ttl", "labels",
       // ours
       "tls_names", "worker_cert_validity", "node_gc_threshold", "bridge_port", "protocol", "executor", "api_addr",
-      "log_format");
+      "log_format", "operator_http_addr");
 
   static final Set<String> LIST_KEYS = Set.of("servers", "peers", "tls_names");
   static final Set<String> INTEGER_KEYS = Set.of("node_id", "max_heartbeats_per_second", "bridge_port");

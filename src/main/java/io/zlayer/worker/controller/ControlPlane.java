@@ -40,6 +40,7 @@ public record ControlPlane(
     NodeGate gate,
     NodeOrders orders,
     NodeEventLog assignments,
+    NodeEventLog commands,
     PollHub<NodeEventLog.Entry> polls,
     OpenStreams streams,
     Clock clock) {

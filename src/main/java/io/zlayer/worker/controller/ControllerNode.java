@@ -18,6 +18,8 @@ import io.zlayer.worker.controller.grpc.OpenStreams;
 import io.zlayer.worker.controller.http.LegacyApi;
 import io.zlayer.worker.controller.http.PollHub;
 import io.zlayer.worker.controller.operator.NodeViews;
+import io.zlayer.worker.controller.operator.OperatorHttp;
+import io.zlayer.worker.controller.operator.PrometheusMetrics;
 import io.zlayer.worker.controller.operator.OperatorVerticle;
 import io.zlayer.worker.pki.SecureFiles;
 import io.zlayer.worker.pki.ServerIdentity;
@@ -50,6 +52,8 @@ public final class ControllerNode {
   private final ControlPlane cp;
   private final List<String> deployments = new ArrayList<>();
   private final List<ControllerVerticle> endpoints = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private PrometheusMetrics metrics;
+  private OperatorHttp operatorHttp;
   /**
    * Endpoint verticle instances sharing the port. One by default: with two, a legacy HTTP
    * request on an HTTP/2 connection that had just carried a registration was occasionally never
@@ -70,6 +74,11 @@ public final class ControllerNode {
   /** The port the worker endpoint bound. */
   public int port() {
     return endpoints.get(0).actualPort();
+  }
+
+  /** The port the operator listener bound ({@code operator_http_addr}). */
+  public int operatorPort() {
+    return operatorHttp.actualPort();
   }
 
   public static Future<ControllerNode> start(Vertx vertx, ControllerOptions options) {
@@ -123,7 +132,7 @@ public final class ControllerNode {
     nodes.onCollected(polls::forget);
     return new ControlPlane(vertx, options, clusterId, store, ca, identity, adminToken, tokens, nodes, leases,
         registrar, service, new NodeGate(clusterId, nodes, service, clock),
-        new NodeOrders(service, nodes, assignments, commands), assignments, polls, streams, clock);
+        new NodeOrders(service, nodes, assignments, commands), assignments, commands, polls, streams, clock);
   }
 
   /** The cluster's id: created once, by whichever controller first starts on the store. */
@@ -166,6 +175,14 @@ public final class ControllerNode {
             cp.options().nodeGcThreshold())).onSuccess(deployments::add))
         .compose(id -> vertx.deployVerticle(endpoint, new io.vertx.core.DeploymentOptions().setInstances(ENDPOINT_INSTANCES))
             .onSuccess(deployments::add))
+        .compose(id -> {
+          metrics = ControllerMeters.register(PrometheusMetrics.create(), cp);
+          operatorHttp = new OperatorHttp(new OperatorHttp.Sources(cp.options().operatorHttpAddr(), cp.adminToken(),
+              cp.clusterId(), cp.serverIdentity(), metrics,
+              () -> Metrics.snapshot(cp).put("legacy_polls_held", cp.polls().size()),
+              () -> ControllerMeters.ready(cp, endpoints.size() == ENDPOINT_INSTANCES), id2 -> ControllerMeters.events(cp, id2)));
+          return vertx.deployVerticle(operatorHttp).onSuccess(deployments::add);
+        })
         .<Void>mapEmpty()
         .recover(e -> stop().transform(x -> Future.failedFuture(e)));
   }
@@ -177,6 +194,11 @@ public final class ControllerNode {
       chain = chain.eventually(() -> vertx.undeploy(id));
     }
     deployments.clear();
-    return chain.eventually(() -> cp.store().close()).onComplete(ar -> LOG.info("controller stopped"));
+    return chain.eventually(() -> cp.store().close()).onComplete(ar -> {
+      if (metrics != null) {
+        metrics.close();
+      }
+      LOG.info("controller stopped");
+    });
   }
 }

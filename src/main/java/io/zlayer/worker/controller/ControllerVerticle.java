@@ -107,7 +107,6 @@ public final class ControllerVerticle extends VerticleBase {
     Router router = Router.router(vertx);
     router.get("/healthz").handler(rc -> rc.json(new JsonObject().put("status", "ok")
         .put("cluster_id", cp.clusterId()).put("nodes_live", cp.leases().size())));
-    router.get("/metrics").handler(rc -> rc.json(Metrics.snapshot(cp).put("legacy_polls_held", legacy.heldPolls())));
     return router;
   }
 

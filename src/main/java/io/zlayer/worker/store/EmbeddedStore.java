@@ -54,6 +54,7 @@ public final class EmbeddedStore implements Store {
   private final PreparedStatement updRev;
   /** Events of the write transaction in progress; published to watchers only after its commit. */
   private final List<WatchEvent> pending = new ArrayList<>();
+  private volatile java.util.function.LongConsumer commitObserver = nanos -> { };
   private final WatcherIndex watchers = new WatcherIndex();
   /** Work for the store thread, in submission order; guarded by itself. */
   private final java.util.ArrayDeque<Job<?>> jobs = new java.util.ArrayDeque<>();
@@ -406,6 +407,11 @@ public final class EmbeddedStore implements Store {
     }
   }
 
+  @Override
+  public void observeCommits(java.util.function.LongConsumer nanos) {
+    commitObserver = nanos;
+  }
+
   private void runBatch(List<Job<?>> batch) {
     Object[] results = new Object[batch.size()];
     Throwable[] failures = new Throwable[batch.size()];
@@ -436,8 +442,10 @@ public final class EmbeddedStore implements Store {
             }
           }
         }
+        long commitStart = System.nanoTime();
         conn.commit();
         committed = true;
+        commitObserver.accept(System.nanoTime() - commitStart);
       } catch (Exception | Error e) {
         pending.clear();
         try {

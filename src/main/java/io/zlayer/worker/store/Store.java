@@ -49,4 +49,11 @@ public interface Store {
   Watch watch(String prefix, long afterRevision, Handler<WatchEvent> handler);
 
   Future<Void> close();
+
+  /**
+   * Told how long each commit took, in nanoseconds (a group commit counts once), for the
+   * {@code zlayer_store_commit_seconds} histogram. Called on the store's own thread: keep it cheap.
+   */
+  default void observeCommits(java.util.function.LongConsumer nanos) {
+  }
 }

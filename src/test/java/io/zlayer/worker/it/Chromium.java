@@ -64,7 +64,7 @@ public final class Chromium implements AutoCloseable {
     Process p = new ProcessBuilder(List.of(BINARY.toString(), "--headless", "--no-sandbox", "--disable-gpu",
         "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--disable-dev-shm-usage", "--window-size=1280,900",
-        "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
+        "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "--remote-allow-origins=*",
         "--user-data-dir=" + profile, "about:blank"))
         .redirectErrorStream(true).start();
     long deadline = System.nanoTime() + START.toNanos();

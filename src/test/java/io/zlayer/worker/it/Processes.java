@@ -56,12 +56,14 @@ public final class Processes implements AutoCloseable {
     public final Path dataDir;
     public final int grpcPort;
     public final int bridgePort;
+    public final int operatorPort;
 
-    ControllerConfig(Path file, Path dataDir, int grpcPort, int bridgePort) {
+    ControllerConfig(Path file, Path dataDir, int grpcPort, int bridgePort, int operatorPort) {
       this.file = file;
       this.dataDir = dataDir;
       this.grpcPort = grpcPort;
       this.bridgePort = bridgePort;
+      this.operatorPort = operatorPort;
     }
 
     public String adminToken() throws IOException {
@@ -89,12 +91,14 @@ public final class Processes implements AutoCloseable {
     Path dataDir = dir.resolve(name + "-data");
     int grpcPort = TestCluster.freePort();
     int bridgePort = TestCluster.freePort();
+    int operatorPort = TestCluster.freePort();
     Path file = dir.resolve(name + ".yaml");
     Files.writeString(file, String.join("\n",
         "mode: worker-tier",
         "role: server",
         "data_dir: " + dataDir,
         "worker_grpc_addr: 127.0.0.1:" + grpcPort,
+        "operator_http_addr: 127.0.0.1:" + operatorPort,
         "bridge_port: " + bridgePort,
         "heartbeat_min_ttl: " + minTtl,
         "heartbeat_grace: " + grace,
@@ -103,7 +107,7 @@ public final class Processes implements AutoCloseable {
         "labels:",
         "  zone: e2e",
         ""));
-    return new ControllerConfig(file, dataDir, grpcPort, bridgePort);
+    return new ControllerConfig(file, dataDir, grpcPort, bridgePort, operatorPort);
   }
 
   public WorkerConfig workerConfig(String name, ControllerConfig controller, String minTtl, String grace)

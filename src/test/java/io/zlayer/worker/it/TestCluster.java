@@ -61,6 +61,7 @@ public final class TestCluster {
     JsonObject json = new JsonObject()
         .put("data_dir", dir.resolve("controller").toString())
         .put("worker_grpc_addr", "127.0.0.1:" + freePort())
+        .put("operator_http_addr", "127.0.0.1:0")
         .put("bridge_port", freePort());
     return ControllerOptions.fromJson(json.mergeIn(overrides));
   }

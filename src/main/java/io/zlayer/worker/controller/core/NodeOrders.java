@@ -55,7 +55,7 @@ public final class NodeOrders {
   public Future<Long> command(long nodeId, JsonObject command) {
     return directory.inTurn(nodeId, () -> {
       nodes.live(nodeId);
-      return commands.append(nodeId, command);
+      return commands.append(nodeId, command).onSuccess(id -> nodes.commandWritten(command));
     });
   }
 

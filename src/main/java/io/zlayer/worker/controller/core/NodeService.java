@@ -2,6 +2,7 @@ package io.zlayer.worker.controller.core;
 
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
+import io.vertx.core.json.JsonObject;
 import io.zlayer.worker.bus.Events;
 import io.zlayer.worker.config.Durations;
 import io.zlayer.worker.pki.WorkerCa;
@@ -10,8 +11,10 @@ import io.zlayer.worker.store.Watch;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Consumer;
 import java.util.function.LongConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -41,6 +44,9 @@ public final class NodeService {
   private final Clock clock;
   private final List<LongConsumer> cutters = new CopyOnWriteArrayList<>();
   private final LongAdder heartbeats = new LongAdder();
+  private final LongAdder leaseExpiries = new LongAdder();
+  private final List<Consumer<String>> registrationObservers = new CopyOnWriteArrayList<>();
+  private final List<Consumer<String>> commandObservers = new CopyOnWriteArrayList<>();
 
   public NodeService(NodeDirectory nodes, LeaseDirectory leases, Registrar registrar, NodeEventLog assignments,
                      NodeEventLog commands, StateListener listener, Clock clock) {
@@ -91,7 +97,32 @@ public final class NodeService {
   // ---- calls of the node itself ----
 
   public Future<Registrar.Admission> register(Registrar.Application application) {
-    return registrar.register(application);
+    return registrar.register(application).onComplete(ar -> {
+      if (!registrationObservers.isEmpty()) {
+        String result = ar.succeeded() ? "ok" : ControlPlaneException.of(ar.cause()).kind().name().toLowerCase(Locale.ROOT);
+        registrationObservers.forEach(o -> o.accept(result));
+      }
+    });
+  }
+
+  /** Told each Register's result: {@code ok}, or the refusal's kind ({@code unauthenticated}, {@code invalid_argument}, ...). */
+  public void onRegistration(Consumer<String> observer) {
+    registrationObservers.add(observer);
+  }
+
+  /** Told the kind of each command written for a node ({@code drain}, {@code shutdown}, {@code push_config}). */
+  public void onCommand(Consumer<String> observer) {
+    commandObservers.add(observer);
+  }
+
+  void commandWritten(JsonObject command) {
+    String kind = command.getString("kind", "unknown");
+    commandObservers.forEach(o -> o.accept(kind));
+  }
+
+  /** Leases that expired so far (each marked its node unreachable). */
+  public long leaseExpiries() {
+    return leaseExpiries.sum();
   }
 
   /** Signs a new certificate for the node's CSR and makes it the node's current one. */
@@ -174,6 +205,7 @@ public final class NodeService {
   /** Marks nodes whose lease expired unreachable; returns the expired leases. */
   public List<Lease> sweep() {
     List<Lease> expired = leases.takeExpired(clock.millis());
+    leaseExpiries.add(expired.size());
     for (Lease lease : expired) {
       if (nodes.get(lease.nodeId()).isPresent()) {
         transition(lease.nodeId(), NodeState::leased, NodeState.UNREACHABLE,
@@ -200,6 +232,7 @@ public final class NodeService {
         }, List.of(assignments.newEntry(nodeId, Events.drain()),
             commands.newEntry(nodeId, Events.drainCommand(deadlineSecs))))
         .onSuccess(this::changed)
+        .onSuccess(w -> commandWritten(Events.drainCommand(deadlineSecs)))
         .map(NodeDirectory.Written::revision);
   }
 

@@ -74,7 +74,8 @@ public final class PollHub<E> {
     }
   }
 
-  synchronized int size() {
+  /** Polls held now. */
+  public synchronized int size() {
     return held.size();
   }
 }

@@ -224,7 +224,7 @@ public final class OperatorHttp extends VerticleBase {
       return Future.succeededFuture(new JsonObject());
     }
     try {
-      Object parsed = raw.toJson();
+      Object parsed = raw.toJsonValue();
       if (parsed instanceof JsonObject json) {
         return Future.succeededFuture(json);
       }

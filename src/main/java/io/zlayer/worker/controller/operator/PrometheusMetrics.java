@@ -26,9 +26,8 @@ import java.util.function.ToDoubleFunction;
 
 /**
  * The controller's Prometheus registry ({@code GET /metrics} on the operator listener): the
- * {@code zlayer_*} meters, JVM, process and Netty allocator meters, and, when the process's
- * Vert.x was built with Micrometer metrics ({@code cli/Daemon}), Vert.x's own HTTP and event-bus
- * meters in the same registry. Counters the hot paths already keep (heartbeats) are read at
+ * {@code zlayer_*} meters, JVM, process and Netty allocator meters, and Vert.x's own meters when the
+ * process enabled them ({@code cli/Daemon}). Counters the hot paths already keep (heartbeats) are read at
  * scrape time, so a heartbeat costs nothing extra.
  */
 public final class PrometheusMetrics {
@@ -37,18 +36,16 @@ public final class PrometheusMetrics {
   private final PrometheusMeterRegistry registry;
   private final Map<String, Counter> registrations = new ConcurrentHashMap<>();
   private final Map<String, Counter> commands = new ConcurrentHashMap<>();
-  private final Counter leaseExpiries;
   private final Timer storeCommits;
+  private final JvmGcMetrics gc = new JvmGcMetrics();
 
   private PrometheusMetrics(PrometheusMeterRegistry registry) {
     this.registry = registry;
-    leaseExpiries = Counter.builder("zlayer.lease.expiries").description("leases that expired (node marked unreachable)")
-        .register(registry);
     storeCommits = Timer.builder("zlayer.store.commit").description("time to commit one store write (one group commit)")
         .publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(100_000))
         .maximumExpectedValue(Duration.ofSeconds(5)).register(registry);
     new JvmMemoryMetrics().bindTo(registry);
-    new JvmGcMetrics().bindTo(registry);
+    gc.bindTo(registry);
     new JvmThreadMetrics().bindTo(registry);
     new ClassLoaderMetrics().bindTo(registry);
     new ProcessorMetrics().bindTo(registry);
@@ -57,11 +54,52 @@ public final class PrometheusMetrics {
     new NettyAllocatorMetrics(PooledByteBufAllocator.DEFAULT).bindTo(registry);
   }
 
-  /** The registry Vert.x's Micrometer metrics use when enabled, else a new one. */
+  /** Filters a registry needs before any meter is registered. */
+  private static PrometheusMeterRegistry configured(PrometheusMeterRegistry registry) {
+    // process_cpu_usage says it; its nanosecond twin is a name promtool refuses (abbreviated unit).
+    registry.config().meterFilter(io.micrometer.core.instrument.config.MeterFilter.denyNameStartsWith("process.cpu.time"));
+    // Every family gets HELP text (promtool asks for it; a few library meters have none).
+    registry.config().meterFilter(new io.micrometer.core.instrument.config.MeterFilter() {
+      @Override
+      public io.micrometer.core.instrument.Meter.Id map(io.micrometer.core.instrument.Meter.Id id) {
+        if (id.getName().equals("system.cpu.count")) { // a gauge; promtool keeps "_count" for histograms
+          id = id.withName("system.cpus");
+        }
+        if (id.getDescription() != null && !id.getDescription().isBlank()) {
+          return id;
+        }
+        return new io.micrometer.core.instrument.Meter.Id(id.getName(), io.micrometer.core.instrument.Tags.of(id.getTags()),
+            id.getBaseUnit(), id.getName().replace('.', ' '), id.getType());
+      }
+    });
+    return registry;
+  }
+
+  /**
+   * The registry Vert.x's own Micrometer metrics write to when the process enabled them
+   * ({@link #vertxMetrics}), else a registry of this controller's own (tests, embedded use).
+   */
   public static PrometheusMetrics create() {
     MeterRegistry shared = BackendRegistries.getDefaultNow();
     return new PrometheusMetrics(shared instanceof PrometheusMeterRegistry p ? p
-        : new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+        : configured(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)));
+  }
+
+  /**
+   * A Vert.x builder with Micrometer metrics into a Prometheus registry (HTTP server connections
+   * and requests, event bus, worker pools), which {@link #create()} then shares.
+   */
+  public static io.vertx.core.VertxBuilder vertxMetrics(io.vertx.core.VertxOptions options) {
+    PrometheusMeterRegistry registry = configured(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+    return io.vertx.core.Vertx.builder()
+        .with(options.setMetricsOptions(new io.vertx.micrometer.MicrometerMetricsOptions().setEnabled(true)
+            .setJvmMetricsEnabled(false)))
+        .withMetrics(new io.vertx.micrometer.MicrometerMetricsFactory(registry));
+  }
+
+  /** Releases the JVM listeners the meters hold (a controller stopped inside a longer-lived JVM). */
+  public void close() {
+    gc.close();
   }
 
   /** The Prometheus text exposition of every meter. */
@@ -78,12 +116,12 @@ public final class PrometheusMetrics {
     CachedCounts cache = new CachedCounts(count);
     for (String state : states) {
       Gauge.builder("zlayer.nodes", cache, c -> c.get().getOrDefault(state, 0)).tag("state", state)
-          .description("nodes in each state").register(registry);
+          .description("nodes in each state").strongReference(true).register(registry);
     }
   }
 
   public <T> void gauge(String name, String description, T source, ToDoubleFunction<T> value) {
-    Gauge.builder(name, source, value).description(description).register(registry);
+    Gauge.builder(name, source, value).description(description).strongReference(true).register(registry);
   }
 
   public <T> void counter(String name, String description, T source, ToDoubleFunction<T> value) {
@@ -100,10 +138,6 @@ public final class PrometheusMetrics {
   public void command(String kind) {
     commands.computeIfAbsent(kind, k -> Counter.builder("zlayer.commands").tag("kind", k)
         .description("commands written for workers, by kind").register(registry)).increment();
-  }
-
-  public void leaseExpired() {
-    leaseExpiries.increment();
   }
 
   public void storeCommit(long nanos) {

@@ -44,6 +44,7 @@ import java.util.Optional;
  */
 public final class EtcdStore implements Store {
 
+  private volatile java.util.function.LongConsumer commitObserver = nanos -> { };
   private final EtcdClient etcd;
   private final String prefix;
   private final EtcdWatchHub watches;
@@ -137,6 +138,12 @@ public final class EtcdStore implements Store {
 
   // ---------------------------------------------------------------- writes
 
+  /** A write's round trip to etcd (its commit, as etcd acknowledges only what a quorum has on disk). */
+  @Override
+  public void observeCommits(java.util.function.LongConsumer nanos) {
+    commitObserver = nanos;
+  }
+
   @Override
   public Future<Long> put(String key, String value) {
     return put(key, value, 0);
@@ -151,8 +158,10 @@ public final class EtcdStore implements Store {
     if (closed) {
       return closedFailure();
     }
+    long start = System.nanoTime();
     return etcd.call(KVGrpcClient.Put, PutRequest.newBuilder().setKey(full(key))
-        .setValue(ByteString.copyFromUtf8(value)).setLease(leaseId).build()).map(r -> r.getHeader().getRevision());
+        .setValue(ByteString.copyFromUtf8(value)).setLease(leaseId).build())
+        .onSuccess(r -> commitObserver.accept(System.nanoTime() - start)).map(r -> r.getHeader().getRevision());
   }
 
   @Override
@@ -198,7 +207,9 @@ public final class EtcdStore implements Store {
             DeleteRangeRequest.newBuilder().setKey(full(op.key()))));
       }
     }
+    long start = System.nanoTime();
     return etcd.call(KVGrpcClient.Txn, t.build())
+        .onSuccess(r -> commitObserver.accept(System.nanoTime() - start))
         .map(r -> new TxnResult(r.getSucceeded(), r.getHeader().getRevision()));
   }
 
