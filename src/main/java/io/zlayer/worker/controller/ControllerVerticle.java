@@ -43,6 +43,7 @@ public final class ControllerVerticle extends VerticleBase {
   private final ControlPlane cp;
   private HttpServer server;
   private LegacyApi legacy;
+  private final GrpcInputGuard inputGuard = GrpcInputGuard.forControlPlane();
 
   public ControllerVerticle(ControlPlane cp) {
     this.cp = cp;
@@ -65,10 +66,12 @@ public final class ControllerVerticle extends VerticleBase {
         if (longLived) {
           StreamFootprint.apply(req);
         }
-        grpc.handle(req);
-        if (longLived) {
-          StreamFootprint.dropRequestHeaders(req);
-        }
+        inputGuard.handle(req, checked -> {
+          grpc.handle(checked);
+          if (longLived) {
+            StreamFootprint.dropRequestHeaders(req);
+          }
+        });
       } else {
         router.handle(req);
       }
