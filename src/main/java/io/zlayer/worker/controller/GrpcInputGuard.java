@@ -152,7 +152,7 @@ public final class GrpcInputGuard {
     }
 
     private void chunk(Buffer chunk) {
-      if (refused) {
+      if (refused || chunk.length() == 0) {
         return;
       }
       pending = pending == null ? chunk.copy() : pending.appendBuffer(chunk);
@@ -230,7 +230,7 @@ public final class GrpcInputGuard {
       if (refused) {
         return;
       }
-      if (pending != null) {
+      if (pending != null && pending.length() > 0) {
         refuse(request, GrpcStatus.INVALID_ARGUMENT, "truncated message: the stream ended inside a frame ("
             + pending.length() + " bytes left over)");
       } else if (limit.streaming) {

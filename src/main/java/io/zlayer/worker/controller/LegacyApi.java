@@ -41,6 +41,7 @@ final class LegacyApi {
   }
 
   void mount(Router router) {
+    router.route("/worker/*").handler(LegacyContentType::check);
     router.route("/worker/*").handler(BodyHandler.create(false).setBodyLimit(MAX_BODY_BYTES))
         .failureHandler(this::failed);
     router.post("/worker/register").handler(this::register);
