@@ -91,6 +91,7 @@ public final class OperatorVerticle extends VerticleBase {
     Addresses.OPERATOR_ADDRESSES.forEach(a -> options.addInboundPermitted(new PermittedOptions().setAddress(a)));
     bridge = TcpEventBusBridge.create(vertx, options, new NetServerOptions(),
         new BridgeGate("operator", Addresses.ADMIN_TOKEN_HEADER, cp.adminToken()));
+    io.zlayer.worker.bus.BridgeFrameLimit.install(bridge, io.zlayer.worker.bus.BridgeFrameLimit.DEFAULT_MAX_FRAME_BYTES);
     return bridge.listen(cp.options().bridgePort(), LOOPBACK).onSuccess(b -> {
       bridgePort = cp.options().bridgePort();
       LOG.info("operator bridge listening on {}:{} (admin token in {})", LOOPBACK, bridgePort,
@@ -102,7 +103,9 @@ public final class OperatorVerticle extends VerticleBase {
     consumers.add(vertx.eventBus().<JsonObject>consumer(address, msg -> {
       Future<JsonObject> result;
       try {
-        result = handler.apply(msg.body() == null ? new JsonObject() : msg.body());
+        JsonObject body = msg.body() == null ? new JsonObject() : msg.body();
+        OperatorRequests.validate(address, body);
+        result = handler.apply(body);
       } catch (RuntimeException e) {
         result = Future.failedFuture(e);
       }
