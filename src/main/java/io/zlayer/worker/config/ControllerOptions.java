@@ -28,7 +28,8 @@ public record ControllerOptions(
     Duration workerCertValidity,
     Duration nodeGcThreshold,
     int bridgePort,
-    Map<String, String> labels) {
+    Map<String, String> labels,
+    ConnectionLimits connections) {
 
   static final HostPort DEFAULT_WORKER_GRPC_ADDR = new HostPort("0.0.0.0", 3670);
   static final Path DEFAULT_DATA_DIR = Path.of("./data/controller");
@@ -48,6 +49,7 @@ public record ControllerOptions(
     Objects.requireNonNull(workerCertValidity, "workerCertValidity");
     Objects.requireNonNull(nodeGcThreshold, "nodeGcThreshold");
     labels = Collections.unmodifiableMap(new LinkedHashMap<>(labels));
+    Objects.requireNonNull(connections, "connections");
   }
 
   /** Validates and reads a controller config; throws {@link ConfigException} on the first problem. */
@@ -87,7 +89,7 @@ public record ControllerOptions(
         "a port number (0-65535, 0 = ephemeral)");
     Map<String, String> labels = Values.labels(json);
     return new ControllerOptions(nodeId, peers, grpc, dataDir, caDir, store, heartbeat, tlsNames, validity,
-        nodeGc, bridgePort, labels);
+        nodeGc, bridgePort, labels, ConnectionLimits.fromJson(json));
   }
 
   /** The canonical YAML/JSON form; {@code fromJson(toJson())} gives an equal record. */
@@ -102,6 +104,7 @@ public record ControllerOptions(
         .put("worker_ca_dir", workerCaDir.toString())
         .put("store", store.toJson());
     heartbeat.toJson(json);
+    connections.toJson(json);
     return json
         .put("tls_names", new JsonArray(new ArrayList<>(tlsNames)))
         .put("worker_cert_validity", Durations.format(workerCertValidity))

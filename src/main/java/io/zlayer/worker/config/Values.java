@@ -24,10 +24,12 @@ final class Values {
       "identity_dir", "worker_ca_dir", "data_dir", "store", "heartbeat_min_ttl", "heartbeat_max_ttl",
       "heartbeat_grace", "max_heartbeats_per_second", "failover_heartbeat_ttl", "labels",
       // ours
-      "tls_names", "worker_cert_validity", "node_gc_threshold", "bridge_port", "protocol", "executor", "api_addr");
+      "tls_names", "worker_cert_validity", "node_gc_threshold", "bridge_port", "protocol", "executor", "api_addr",
+      "connection_idle_timeout", "tls_handshake_timeout", "http_request_timeout", "http2_max_concurrent_streams");
 
   static final Set<String> LIST_KEYS = Set.of("servers", "peers", "tls_names");
-  static final Set<String> INTEGER_KEYS = Set.of("node_id", "max_heartbeats_per_second", "bridge_port");
+  static final Set<String> INTEGER_KEYS = Set.of("node_id", "max_heartbeats_per_second", "bridge_port",
+      "http2_max_concurrent_streams");
 
   private Values() {
   }

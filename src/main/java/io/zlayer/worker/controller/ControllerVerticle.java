@@ -44,6 +44,7 @@ public final class ControllerVerticle extends VerticleBase {
   private HttpServer server;
   private LegacyApi legacy;
   private final GrpcInputGuard inputGuard = GrpcInputGuard.forControlPlane();
+  private IdleConnections idle;
 
   public ControllerVerticle(ControlPlane cp) {
     this.cp = cp;
@@ -60,7 +61,9 @@ public final class ControllerVerticle extends VerticleBase {
     legacy = new LegacyApi(vertx, cp);
     Router router = routes();
     legacy.mount(router);
-    server = vertx.createHttpServer(serverOptions()).requestHandler(req -> {
+    idle = new IdleConnections(vertx, cp.options().connections());
+    server = vertx.createHttpServer(serverOptions()).connectionHandler(idle::opened).requestHandler(req -> {
+      idle.request(req);
       if (isGrpc(req)) {
         boolean longLived = LONG_LIVED_CALLS.contains(req.path());
         if (longLived) {
@@ -95,9 +98,11 @@ public final class ControllerVerticle extends VerticleBase {
             .setCertValue(Buffer.buffer(cp.serverIdentity().certChainPem())))
         .setTrustOptions(io.vertx.core.net.TrustOptions.wrap(new WorkerCertificateTrust(cp.ca(), cp.nodes())))
         .setClientAuth(ClientAuth.REQUEST)
+        .setSslHandshakeTimeout(cp.options().connections().tlsHandshakeTimeout().toMillis())
+        .setSslHandshakeTimeoutUnit(java.util.concurrent.TimeUnit.MILLISECONDS)
         .setSslEngineOptions(io.zlayer.worker.pki.TlsEngines.preferred())
         .setInitialSettings(new io.vertx.core.http.Http2Settings()
-            .setMaxConcurrentStreams(MAX_CONCURRENT_STREAMS)
+            .setMaxConcurrentStreams(cp.options().connections().maxConcurrentStreams())
             .setHeaderTableSize(HPACK_TABLE_BYTES));
   }
 
@@ -116,6 +121,9 @@ public final class ControllerVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
+    if (idle != null) {
+      idle.close();
+    }
     return server == null ? Future.succeededFuture() : server.close();
   }
 }
