@@ -61,6 +61,7 @@ public final class ControllerVerticle extends VerticleBase {
     legacy = new LegacyApi(vertx, cp);
     Router router = routes();
     legacy.mount(router);
+    JsonErrors.install(router);
     idle = new IdleConnections(vertx, cp.options().connections());
     server = vertx.createHttpServer(serverOptions()).connectionHandler(idle::opened).requestHandler(req -> {
       idle.request(req);

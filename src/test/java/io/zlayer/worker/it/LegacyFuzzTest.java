@@ -158,6 +158,11 @@ class LegacyFuzzTest {
     assertEquals(415, form.status(), form.body());
     Reply format = await(post(h1, "/worker/register", "application/json", null, "{\"token\":\"%s%n\"}"));
     assertTrue(format.status() >= 400 && format.status() < 500, format.body());
+    for (HttpClient client : new HttpClient[] {h1, h2}) {
+      Reply unknown = await(post(client, "/nope", "application/json", null, "{}"));
+      assertEquals(404, unknown.status(), unknown.body());
+      assertTrue(hasJsonError(unknown.body()), unknown.body());
+    }
     await(legacy.close());
   }
 
