@@ -99,25 +99,56 @@ public final class BridgeFrameLimit {
       while (pending.length() - offset >= 4) {
         int length = pending.getInt(offset);
         if (length < 0 || length > max) {
-          refuse(length);
+          refuse("frame_too_large: at most " + max + " bytes", "a frame of " + length + " bytes (at most " + max + ")");
           return;
         }
         if (pending.length() - offset - 4 < length) {
           break;
         }
-        parser.handle(pending.getBuffer(offset, offset + 4 + length));
+        Buffer frame = pending.getBuffer(offset, offset + 4 + length);
+        String problem = problem(frame);
+        if (problem != null) {
+          refuse("bad_frame: " + problem, "a frame: " + problem);
+          return;
+        }
+        parser.handle(frame);
         offset += 4 + length;
       }
       pending = offset == pending.length() ? null : pending.getBuffer(offset, pending.length());
     }
 
-    private void refuse(int length) {
+    /** What is wrong with a frame's shape (the bridge would throw on it), or null. */
+    private static String problem(Buffer frame) {
+      Object parsed;
+      try {
+        parsed = io.vertx.core.json.Json.decodeValue(frame.slice(4, frame.length()));
+      } catch (RuntimeException e) {
+        return "not JSON";
+      }
+      if (!(parsed instanceof JsonObject msg)) {
+        return "not a JSON object";
+      }
+      for (String field : new String[] {"type", "address", "replyAddress"}) {
+        if (msg.getValue(field) != null && !(msg.getValue(field) instanceof String)) {
+          return field + " must be a string";
+        }
+      }
+      if (msg.getValue("body") != null && !(msg.getValue("body") instanceof JsonObject)) {
+        return "body must be an object";
+      }
+      Object headers = msg.getValue("headers");
+      if (headers != null && !(headers instanceof JsonObject h && h.stream().allMatch(e -> e.getValue() instanceof String))) {
+        return "headers must be an object of strings";
+      }
+      return null;
+    }
+
+    /** One line, no stack trace; the peer gets an err frame and the connection is closed. */
+    private void refuse(String reply, String what) {
       closed = true;
       pending = null;
-      LOG.warn("bridge refused a frame of {} bytes from {} (at most {}); connection closed", length,
-          socket.remoteAddress(), max);
-      Buffer err = new JsonObject().put("type", "err").put("message", "frame_too_large: at most " + max + " bytes")
-          .toBuffer();
+      LOG.warn("bridge refused {} from {}; connection closed", what, socket.remoteAddress());
+      Buffer err = new JsonObject().put("type", "err").put("message", reply).toBuffer();
       socket.write(Buffer.buffer().appendInt(err.length()).appendBuffer(err)).onComplete(v -> socket.close());
     }
   }

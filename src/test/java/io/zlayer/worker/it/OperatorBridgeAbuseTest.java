@@ -78,6 +78,32 @@ class OperatorBridgeAbuseTest {
   }
 
   @Test
+  void framesOfTheWrongShapeCloseTheConnectionWithOneLine() throws Exception {
+    int port = controller.controlPlane().options().bridgePort();
+    String[] frames = {"not json", "[1,2]", "{\"type\":5,\"address\":\"x\"}", "{\"type\":\"send\",\"address\":{}}",
+        "{\"type\":\"send\",\"address\":\"zlayer.operator.nodes.list\",\"headers\":{\"a\":[1]}}",
+        "{\"type\":\"send\",\"address\":\"zlayer.operator.nodes.list\",\"body\":[1]}", "{\"a\":" + "[".repeat(5000)};
+    for (String text : frames) {
+      try (Socket socket = new Socket("127.0.0.1", port)) {
+        socket.setSoTimeout(10_000);
+        byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+        DataOutputStream out = new DataOutputStream(socket.getOutputStream());
+        out.writeInt(bytes.length);
+        out.write(bytes);
+        out.flush();
+        DataInputStream in = new DataInputStream(socket.getInputStream());
+        byte[] frame = new byte[in.readInt()];
+        in.readFully(frame);
+        JsonObject err = new JsonObject(new String(frame, StandardCharsets.UTF_8));
+        assertEquals("err", err.getString("type"), text);
+        assertTrue(err.getString("message").startsWith("bad_frame"), text + " -> " + err.encode());
+        assertThrows(EOFException.class, in::readInt, "the connection is closed");
+      }
+    }
+    System.out.printf("abuse bridge-shapes: %d frames of the wrong shape refused, connection closed%n", frames.length);
+  }
+
+  @Test
   void operatorBodiesOfTheWrongTypeOrRangeAreRefused() throws Exception {
     int port = controller.controlPlane().options().bridgePort();
     long revision = await(controller.controlPlane().store().revision());
