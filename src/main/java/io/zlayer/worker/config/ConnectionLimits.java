@@ -11,8 +11,8 @@ import java.time.Duration;
  * @param idleTimeout          a connection with no open request or stream is closed after this
  *                             (a worker's watch streams keep its connection, however quiet)
  * @param tlsHandshakeTimeout  a TLS handshake must complete within this
- * @param requestTimeout       a non-gRPC request must have sent its headers and whole body within
- *                             this (HTTP/1.1 slowloris, trickled bodies); held polls are answered later
+ * @param requestTimeout       a request (HTTP, or a unary gRPC call) must have been sent whole within
+ *                             this (trickled bodies, stalled messages); held polls are answered later
  * @param maxConcurrentStreams streams one HTTP/2 connection may have open at once
  */
 public record ConnectionLimits(Duration idleTimeout, Duration tlsHandshakeTimeout, Duration requestTimeout,

@@ -21,7 +21,7 @@ import org.slf4j.LoggerFactory;
  * finishes its headers, a kept-alive connection nobody uses. It is closed once idle for
  * {@code connection_idle_timeout}. A worker's connection is never idle while its watch streams
  * are open, however quiet they are (Vert.x's own idle timeout counts bytes and would drop it).
- * A non-gRPC request whose body is still arriving after {@code http_request_timeout} is cut.
+ * A request still arriving after {@code http_request_timeout} is cut (but for client-streaming gRPC calls).
  *
  * <p>State lives on each connection's event loop (one table and one periodic sweep per loop), so
  * no lock is taken; a connection closed by its peer is forgotten at the next sweep that finds it
@@ -49,15 +49,15 @@ public final class IdleConnections {
     loop().connections.put(connection, new Tracked(System.nanoTime()));
   }
 
-  /** Call from the server's request handler, before the request is handed on. */
-  public void request(HttpServerRequest request) {
+  /**
+   * Call from the server's request handler, before the request is handed on. A
+   * {@code clientStreaming} request (a gRPC call whose request side stays open for the session)
+   * is not held to the request timeout; every other request, gRPC unary calls included, must have
+   * sent all of itself within it.
+   */
+  public void request(HttpServerRequest request, boolean clientStreaming) {
     Tracked tracked = loop().connections.computeIfAbsent(request.connection(), c -> new Tracked(System.nanoTime()));
-    tracked.live.add(new Live(request, System.nanoTime(), isGrpc(request)));
-  }
-
-  private static boolean isGrpc(HttpServerRequest request) {
-    String type = request.getHeader("content-type");
-    return type != null && type.startsWith("application/grpc");
+    tracked.live.add(new Live(request, System.nanoTime(), clientStreaming));
   }
 
   /** Stops the sweeps. */
@@ -76,7 +76,7 @@ public final class IdleConnections {
     });
   }
 
-  private record Live(HttpServerRequest request, long since, boolean grpc) {
+  private record Live(HttpServerRequest request, long since, boolean clientStreaming) {
   }
 
   private static final class Tracked {
@@ -105,7 +105,7 @@ public final class IdleConnections {
           tracked.idleSince = now;
         }
         for (Live l : tracked.live) {
-          if (!l.grpc && !l.request.isEnded() && now - l.since > requestNanos) {
+          if (!l.clientStreaming && !l.request.isEnded() && now - l.since > requestNanos) {
             log.refused(peer(connection), "a request still sending its body after the request timeout");
             if (l.request.version() == HttpVersion.HTTP_2) {
               l.request.response().reset(0x8); // CANCEL

@@ -69,6 +69,26 @@ final class GrpcWire {
             : Future.failedFuture(e));
   }
 
+  /** Sends {@code body} and never ends the request; completes when the server answers or resets it. */
+  Future<Answer> callWithoutEnd(String path, Buffer body) {
+    RequestOptions options = new RequestOptions().setMethod(HttpMethod.POST).setHost("127.0.0.1").setPort(port)
+        .setURI(path).putHeader("content-type", "application/grpc").putHeader("te", "trailers");
+    return http.request(options).compose(req -> {
+      io.vertx.core.Promise<Answer> answer = io.vertx.core.Promise.promise();
+      req.exceptionHandler(e -> answer.tryComplete(new Answer(0, null, null, true)));
+      req.response().onComplete(ar -> {
+        if (ar.succeeded()) {
+          String status = ar.result().headers().get("grpc-status");
+          answer.tryComplete(new Answer(ar.result().statusCode(), status, ar.result().headers().get("grpc-message"), false));
+        } else {
+          answer.tryComplete(new Answer(0, null, null, true));
+        }
+      });
+      req.setChunked(true).write(body);
+      return answer.future();
+    });
+  }
+
   Future<Void> close() {
     return http.close();
   }

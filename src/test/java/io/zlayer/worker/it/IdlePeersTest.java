@@ -75,8 +75,16 @@ class IdlePeersTest {
     long slowloris = await(closedAfter("POST /worker/poll HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: "), bound);
     long trickle = await(closedAfter("POST /worker/poll HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n"
         + "content-length: 100\r\n\r\n{\"node_id\":"), bound);
-    System.out.printf("abuse idle-peers: idle timeout %d ms; closed a silent TLS peer after %d ms, an HTTP/1.1 slowloris"
-        + " after %d ms, a trickled body after %d ms%n", IDLE_MS, silent, slowloris, trickle);
+    // A unary gRPC call that never finishes its message is reset: its buffered bytes are freed.
+    GrpcWire wire = new GrpcWire(controller.controlPlane().vertx(), controller);
+    long t0 = System.nanoTime();
+    GrpcWire.Answer stalled = await(wire.callWithoutEnd(GrpcWire.REGISTER, GrpcWire.frame(0, 1000, new byte[10])), bound);
+    long grpcStall = (System.nanoTime() - t0) / 1_000_000;
+    await(wire.close());
+    assertTrue(stalled.reset(), "stalled unary call: " + stalled);
+    System.out.printf("abuse idle-peers: timeouts %d ms; closed a silent TLS peer after %d ms, an HTTP/1.1 slowloris"
+        + " after %d ms, a trickled body after %d ms; reset a stalled unary gRPC call after %d ms%n",
+        IDLE_MS, silent, slowloris, trickle, grpcStall);
     assertTrue(silent >= IDLE_MS, "not before the timeout: " + silent);
   }
 
