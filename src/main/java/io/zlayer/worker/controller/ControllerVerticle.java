@@ -64,7 +64,7 @@ public final class ControllerVerticle extends VerticleBase {
     JsonErrors.install(router);
     idle = new IdleConnections(vertx, cp.options().connections());
     server = vertx.createHttpServer(serverOptions()).connectionHandler(idle::opened).requestHandler(req -> {
-      idle.request(req, isGrpc(req) && LONG_LIVED_CALLS.contains(req.path()));
+      idle.request(req, isGrpc(req) && inputGuard.clientStreaming(req.path()));
       if (isGrpc(req)) {
         boolean longLived = LONG_LIVED_CALLS.contains(req.path());
         if (longLived) {

@@ -86,6 +86,12 @@ public final class GrpcInputGuard {
     return STATUS_REPORT_MAX_BYTES;
   }
 
+  /** Whether {@code path} is a call whose request side stays open (its messages flow for the session). */
+  public boolean clientStreaming(String path) {
+    Limit limit = limits.get(path);
+    return limit != null && limit.streaming;
+  }
+
   private static String path(ServiceMethod<?, ?> method) {
     return method.serviceName().pathOf(method.methodName());
   }
