@@ -310,10 +310,9 @@ public final class GrpcInputGuard {
       response.trailers().set("grpc-status", Integer.toString(status.code)).set("grpc-message", message);
     }
     response.end();
-    if (!request.isEnded()) {
-      // Stop the rest of the peer's message (RST_STREAM NO_ERROR after the status, as gRPC servers do).
-      response.reset(0);
-    }
+    // The rest of a refused call's data is read and dropped, not reset: clients count a server's
+    // RST_STREAMs as an attack past 200 in 30 s (Netty's Http2MaxRstFrameListener) and would drop
+    // the whole connection. A call still sending after http_request_timeout is cut (IdleConnections).
   }
 
   private void refuseHttp(HttpServerRequest request, int status, String why) {

@@ -100,7 +100,8 @@ public final class IdleConnections {
         HttpConnection connection = e.getKey();
         Tracked tracked = e.getValue();
         boolean hadLive = !tracked.live.isEmpty();
-        tracked.live.removeIf(l -> l.request.response().ended() || l.request.response().closed());
+        // A call answered early (a refusal) stays live while its peer is still sending: the request timeout cuts it.
+        tracked.live.removeIf(l -> l.request.response().closed() || l.request.response().ended() && l.request.isEnded());
         if (hadLive && tracked.live.isEmpty()) {
           tracked.idleSince = now;
         }
