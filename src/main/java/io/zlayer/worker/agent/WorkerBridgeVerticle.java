@@ -52,6 +52,7 @@ public final class WorkerBridgeVerticle extends VerticleBase {
       Addresses.WORKER_BRIDGE_INBOUND.forEach(a -> options.addInboundPermitted(new PermittedOptions().setAddress(a)));
       bridge = TcpEventBusBridge.create(vertx, options, new NetServerOptions(),
           new BridgeGate("worker", Addresses.BRIDGE_TOKEN_HEADER, token));
+      io.zlayer.worker.bus.BridgeFrameLimit.install(bridge, io.zlayer.worker.bus.BridgeFrameLimit.DEFAULT_MAX_FRAME_BYTES);
       return bridge.listen(ctx.options().bridgePort(), LOOPBACK);
     }).onSuccess(b -> LOG.info("worker bridge listening on {}:{} (token in {})", LOOPBACK,
         ctx.options().bridgePort(), tokenFile));

@@ -17,17 +17,21 @@ final class NodeTable {
     List<String[]> rows = new ArrayList<>();
     rows.add(HEADER);
     for (Object o : nodes) {
-      JsonObject n = (JsonObject) o;
-      JsonObject labels = n.getJsonObject("labels", new JsonObject());
-      JsonArray containers = n.getJsonArray("containers", new JsonArray());
-      long running = containers.stream().filter(c -> "running".equals(((JsonObject) c).getString("state"))).count();
+      if (!(o instanceof JsonObject n)) {
+        continue;
+      }
+      // Records written by older or legacy workers may lack any field, or hold null or another type.
+      JsonObject labels = n.getValue("labels") instanceof JsonObject l ? l : new JsonObject();
+      JsonArray containers = n.getValue("containers") instanceof JsonArray c ? c : new JsonArray();
+      long running = containers.stream()
+          .filter(c -> c instanceof JsonObject co && "running".equals(co.getValue("state"))).count();
       rows.add(new String[] {
-          String.valueOf(n.getLong("node_id")),
-          n.getString("state", "?"),
-          n.getString("os", "?") + "/" + n.getString("arch", "?"),
+          text(n, "node_id", "?"),
+          text(n, "state", "?"),
+          text(n, "os", "?") + "/" + text(n, "arch", "?"),
           labels.isEmpty() ? "-" : labels.stream().map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining(",")),
-          n.getString("last_heartbeat", "-"),
-          n.getString("cert_not_after", "-"),
+          text(n, "last_heartbeat", "-"),
+          text(n, "cert_not_after", "-"),
           containers.isEmpty() ? "-" : running + "/" + containers.size() + " running"
       });
     }
@@ -48,5 +52,11 @@ final class NodeTable {
       out.append("(no nodes yet: mint a token with `bin/worker token create` and start a worker)\n");
     }
     return out.toString();
+  }
+
+  /** A field as text: absent or null is {@code missing}, any other type its JSON text. */
+  private static String text(JsonObject n, String field, String missing) {
+    Object value = n.getValue(field);
+    return value == null ? missing : value instanceof String s ? (s.isEmpty() ? missing : s) : String.valueOf(value);
   }
 }

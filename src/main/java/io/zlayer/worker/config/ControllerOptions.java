@@ -29,7 +29,8 @@ public record ControllerOptions(
     Duration nodeGcThreshold,
     int bridgePort,
     Map<String, String> labels,
-    HostPort operatorHttpAddr) {
+    HostPort operatorHttpAddr,
+    ConnectionLimits connections) {
 
   static final HostPort DEFAULT_WORKER_GRPC_ADDR = new HostPort("0.0.0.0", 3670);
   static final Path DEFAULT_DATA_DIR = Path.of("./data/controller");
@@ -52,6 +53,7 @@ public record ControllerOptions(
     Objects.requireNonNull(nodeGcThreshold, "nodeGcThreshold");
     labels = Collections.unmodifiableMap(new LinkedHashMap<>(labels));
     Objects.requireNonNull(operatorHttpAddr, "operatorHttpAddr");
+    Objects.requireNonNull(connections, "connections");
   }
 
   /** Validates and reads a controller config; throws {@link ConfigException} on the first problem. */
@@ -84,7 +86,7 @@ public record ControllerOptions(
     Map<String, String> labels = Values.labels(json);
     HostPort operatorHttp = hostPort(json, "operator_http_addr", DEFAULT_OPERATOR_HTTP_ADDR, "127.0.0.1:3673");
     return new ControllerOptions(nodeId, peers, grpc, dataDir, caDir, store, heartbeat, tlsNames, validity,
-        nodeGc, bridgePort, labels, operatorHttp);
+        nodeGc, bridgePort, labels, operatorHttp, ConnectionLimits.fromJson(json));
   }
 
   private static HostPort hostPort(JsonObject json, String key, HostPort fallback, String example) {
@@ -110,6 +112,7 @@ public record ControllerOptions(
         .put("worker_ca_dir", workerCaDir.toString())
         .put("store", store.toJson());
     heartbeat.toJson(json);
+    connections.toJson(json);
     return json
         .put("tls_names", new JsonArray(new ArrayList<>(tlsNames)))
         .put("worker_cert_validity", Durations.format(workerCertValidity))

@@ -93,6 +93,7 @@ public final class ControllerNode {
     }
     return Stores.open(vertx, options.store(), options.dataDir().resolve("store"))
         .compose(store -> clusterId(store).compose(clusterId -> vertx.executeBlocking(() -> {
+          io.zlayer.worker.store.StoreFiles.privateDirectory(options.dataDir());
           WorkerCa ca = WorkerCa.loadOrCreate(options.workerCaDir(), clusterId);
           ServerIdentity identity = ca.issueServerIdentity(options.tlsNames());
           String adminToken = adminToken(options.dataDir());

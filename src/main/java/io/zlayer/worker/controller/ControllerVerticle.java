@@ -1,5 +1,6 @@
 package io.zlayer.worker.controller;
 
+import io.zlayer.worker.controller.grpc.GrpcInputGuard;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.buffer.Buffer;
@@ -27,8 +28,6 @@ import org.slf4j.LoggerFactory;
 public final class ControllerVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(ControllerVerticle.class);
   private static final String GRPC_CONTENT_TYPE = "application/grpc";
-  /** Streams per HTTP/2 connection: a gRPC worker needs 3, a legacy client may park many polls. */
-  static final long MAX_CONCURRENT_STREAMS = 10_000;
   /**
    * HPACK dynamic table a client may fill on each connection (HTTP/2 default 4,096). A worker
    * opens its three streams once per connection, so indexing its headers saves a few hundred
@@ -47,6 +46,8 @@ public final class ControllerVerticle extends VerticleBase {
   private final ControlPlane cp;
   private HttpServer server;
   private LegacyApi legacy;
+  private final GrpcInputGuard inputGuard = GrpcInputGuard.forControlPlane();
+  private IdleConnections idle;
 
   public ControllerVerticle(ControlPlane cp) {
     this.cp = cp;
@@ -64,16 +65,21 @@ public final class ControllerVerticle extends VerticleBase {
     legacy = new LegacyApi(vertx, cp.nodeService(), cp.gate(), cp.polls(), cp.clusterId());
     Router router = routes();
     legacy.mount(router);
-    server = vertx.createHttpServer(serverOptions()).requestHandler(req -> {
+    JsonErrors.install(router);
+    idle = new IdleConnections(vertx, cp.options().connections());
+    server = vertx.createHttpServer(serverOptions()).connectionHandler(idle::opened).requestHandler(req -> {
+      idle.request(req, isGrpc(req) && inputGuard.clientStreaming(req.path()));
       if (isGrpc(req)) {
         boolean longLived = LONG_LIVED_CALLS.contains(req.path());
         if (longLived) {
           StreamFootprint.apply(req);
         }
-        grpc.handle(req);
-        if (longLived) {
-          StreamFootprint.dropRequestHeaders(req);
-        }
+        inputGuard.handle(req, checked -> {
+          grpc.handle(checked);
+          if (longLived) {
+            StreamFootprint.dropRequestHeaders(req);
+          }
+        });
       } else {
         router.handle(req);
       }
@@ -97,9 +103,11 @@ public final class ControllerVerticle extends VerticleBase {
             .setCertValue(Buffer.buffer(cp.serverIdentity().certChainPem())))
         .setTrustOptions(io.vertx.core.net.TrustOptions.wrap(new WorkerCertificateTrust(cp.ca(), cp.nodes())))
         .setClientAuth(ClientAuth.REQUEST)
+        .setSslHandshakeTimeout(cp.options().connections().tlsHandshakeTimeout().toMillis())
+        .setSslHandshakeTimeoutUnit(java.util.concurrent.TimeUnit.MILLISECONDS)
         .setSslEngineOptions(io.zlayer.worker.pki.TlsEngines.preferred())
         .setInitialSettings(new io.vertx.core.http.Http2Settings()
-            .setMaxConcurrentStreams(MAX_CONCURRENT_STREAMS)
+            .setMaxConcurrentStreams(cp.options().connections().maxConcurrentStreams())
             .setHeaderTableSize(HPACK_TABLE_BYTES));
   }
 
@@ -117,6 +125,9 @@ public final class ControllerVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
+    if (idle != null) {
+      idle.close();
+    }
     return server == null ? Future.succeededFuture() : server.close();
   }
 }

@@ -28,7 +28,12 @@ class EmbeddedStoreThroughputTest {
 
   @Test
   void concurrentTxnsCommitTogetherEachWithItsOwnOutcome(Vertx vertx) {
-    EmbeddedStore store = await(EmbeddedStore.open(vertx, dir.resolve("group")));
+    concurrent(vertx, dir.resolve("group-normal"), false);
+    concurrent(vertx, dir.resolve("group-full"), true);
+  }
+
+  private void concurrent(Vertx vertx, Path path, boolean fsync) {
+    EmbeddedStore store = await(EmbeddedStore.open(vertx, path, fsync));
     List<StoreEvent> events = new java.util.concurrent.CopyOnWriteArrayList<>();
     java.util.concurrent.atomic.AtomicLong expected = new java.util.concurrent.atomic.AtomicLong(Long.MAX_VALUE);
     io.vertx.core.Promise<Void> allSeen = io.vertx.core.Promise.promise();
@@ -50,8 +55,8 @@ class EmbeddedStoreThroughputTest {
       }
       List<TxnResult> results = all.stream().map(EmbeddedStoreTest::await).toList();
       double secs = (System.nanoTime() - start) / 1e9;
-      System.out.printf("store throughput (synchronous=NORMAL): %d txns in flight at once in %.2fs = %.0f txns/s%n",
-          n, secs, n / secs);
+      System.out.printf("store throughput (synchronous=%s): %d txns in flight at once in %.2fs = %.0f txns/s%n",
+          fsync ? "FULL" : "NORMAL", n, secs, n / secs);
       long won = results.stream().filter(TxnResult::succeeded).count();
       assertEquals(n / 2 + 1, won, "every own-key create and exactly one contended create succeed");
       List<Long> revisions = results.stream().filter(TxnResult::succeeded).map(TxnResult::revision).sorted().toList();

@@ -28,6 +28,8 @@ public final class NodeDirectory {
   private final Map<Long, NodeRecord> nodes = new ConcurrentHashMap<>();
   private final Map<Long, StatusReport> lastStatus = new ConcurrentHashMap<>();
   private final AtomicLong highestId = new AtomicLong();
+  /** Ids proposed to registrations that were then refused, smallest first (see {@link #release}). */
+  private final java.util.concurrent.ConcurrentSkipListSet<Long> unused = new java.util.concurrent.ConcurrentSkipListSet<>();
   private final KeyedQueue<Long> updates = new KeyedQueue<>();
   private final Map<String, Long> certificates = new ConcurrentHashMap<>();
   private final Map<Long, java.util.Deque<CommandResult>> commandResults = new ConcurrentHashMap<>();
@@ -146,7 +148,22 @@ public final class NodeDirectory {
     if (desired > collectedFloor && !nodes.containsKey(desired)) {
       return desired;
     }
+    for (Long returned = unused.pollFirst(); returned != null; returned = unused.pollFirst()) {
+      if (returned > collectedFloor && !nodes.containsKey(returned)) {
+        return returned;
+      }
+    }
     return highestId.incrementAndGet();
+  }
+
+  /**
+   * Gives back an id proposed for a registration that was refused (token already used, bad CSR):
+   * an id is spent only by a registration that succeeds. The next proposal takes it again.
+   */
+  public void release(long nodeId) {
+    if (nodeId > collectedFloor && !nodes.containsKey(nodeId)) {
+      unused.add(nodeId);
+    }
   }
 
   /** Notes that {@code nodeId} is taken (found by a failed compare-and-set). */

@@ -21,7 +21,7 @@ public final class Profiles {
         .put("os", profile.getOs())
         .put("arch", profile.getArch())
         .put("labels", labels)
-        .put("cpu_total", profile.getCpuTotal())
+        .put("cpu_total", Integer.toUnsignedLong(profile.getCpuTotal()))
         .put("memory_total_bytes", profile.getMemoryTotalBytes());
   }
 
@@ -39,6 +39,7 @@ public final class Profiles {
         throw ControlPlaneException.invalidArgument("profile." + field + " is too long");
       }
     }
+    ProfileFields.validateOptional(profile);
     Object labels = profile.getValue("labels");
     if (labels != null && !(labels instanceof JsonObject)) {
       throw ControlPlaneException.invalidArgument("profile.labels must be an object of strings");

@@ -86,7 +86,8 @@ public final class Registrar {
         .compose(redemption -> {
           long nodeId = nodes.proposeId(application.desiredNodeId());
           return verifyAndSign(application.csrDer(), nodeId)
-              .compose(signed -> commit(application, redemption, signed, nodeId, 1));
+              .compose(signed -> commit(application, redemption, signed, nodeId, 1))
+              .onFailure(refused -> nodes.release(nodeId));
         });
   }
 

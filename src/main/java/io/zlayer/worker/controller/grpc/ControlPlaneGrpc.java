@@ -54,7 +54,7 @@ public final class ControlPlaneGrpc {
   }
 
   public GrpcServer create(Vertx vertx) {
-    GrpcServer server = GrpcServer.server(vertx, new GrpcServerOptions());
+    GrpcServer server = GrpcServer.server(vertx, new GrpcServerOptions().setMaxMessageSize(GrpcInputGuard.largestMessage()));
     server.callHandler(ClusterControlPlaneGrpcService.Register, this::register);
     server.callHandler(ClusterControlPlaneGrpcService.WatchAssignments, this::watchAssignments);
     server.callHandler(ClusterControlPlaneGrpcService.ReportStatus, this::reportStatus);
@@ -152,7 +152,11 @@ public final class ControlPlaneGrpc {
       }
       call.response().write(StatusAck.newBuilder().setNextTtlSecs(ttl).build());
     });
-    call.endHandler(v -> call.response().end());
+    call.endHandler(v -> {
+      if (!failed[0]) { // a refused stream was already answered
+        call.response().end();
+      }
+    });
   }
 
   private void deregister(GrpcServerRequest<DeregisterRequest, DeregisterResponse> call) {

@@ -15,7 +15,11 @@ final class GrpcReplies {
 
   static <Resp> void reply(GrpcServerResponse<?, Resp> response, AsyncResult<Resp> result) {
     if (result.succeeded()) {
-      response.end(result.result());
+      try {
+        response.end(result.result());
+      } catch (IllegalStateException alreadyClosed) {
+        // The peer reset the call while it was served: nobody is left to answer.
+      }
     } else {
       fail(response, result.cause());
     }

@@ -51,6 +51,7 @@ public final class LegacyApi {
   }
 
   public void mount(Router router) {
+    router.route("/worker/*").handler(LegacyContentType::check);
     router.route("/worker/*").handler(BodyHandler.create(false).setBodyLimit(MAX_BODY_BYTES))
         .failureHandler(this::failed);
     router.post("/worker/register").handler(this::register);

@@ -1,5 +1,6 @@
 package io.zlayer.worker.controller.http;
 
+import io.zlayer.worker.controller.core.JsonNumbers;
 import io.zlayer.worker.controller.core.ControlPlaneException;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonArray;
@@ -37,6 +38,11 @@ final class LegacyJson {
 
   /** A non-negative integer field; {@code fallback} null means required. */
   static long count(JsonObject json, String field, Long fallback) {
+    return count(json, field, fallback, Long.MAX_VALUE);
+  }
+
+  /** A non-negative integer field of at most {@code max}: out of range is refused, never wrapped or clamped. */
+  static long count(JsonObject json, String field, Long fallback, long max) {
     Object value = json.getValue(field);
     if (value == null) {
       if (fallback == null) {
@@ -44,14 +50,11 @@ final class LegacyJson {
       }
       return fallback;
     }
-    if (!(value instanceof Number n) || n.doubleValue() != Math.floor(n.doubleValue())
-        || value instanceof Double && Double.isInfinite((Double) value)) {
-      throw ControlPlaneException.invalidArgument(field + " must be a non-negative integer, got " + quote(value));
+    try {
+      return JsonNumbers.integer(value, 0, max);
+    } catch (JsonNumbers.Refused e) {
+      throw ControlPlaneException.invalidArgument(field + " " + e.getMessage());
     }
-    if (n.longValue() < 0) {
-      throw ControlPlaneException.invalidArgument(field + " must be a non-negative integer, got " + n);
-    }
-    return n.longValue();
   }
 
   static String string(JsonObject json, String field) {
@@ -94,7 +97,7 @@ final class LegacyJson {
       report.addContainers(ContainerStatus.newBuilder()
           .setService(prefixed(at, () -> string(c, "service")))
           .setRole(c.getValue("role") == null ? "default" : prefixed(at, () -> string(c, "role")))
-          .setReplica((int) Math.min(Integer.MAX_VALUE, prefixed(at, () -> count(c, "replica", null))))
+          .setReplica((int) (long) prefixed(at, () -> count(c, "replica", null, Integer.MAX_VALUE)))
           .setState(prefixed(at, () -> string(c, "state")))
           .setOverlayIp(c.getValue("overlay_ip") == null ? "" : prefixed(at, () -> string(c, "overlay_ip")))
           .setPid(prefixed(at, () -> count(c, "pid", 0L))));
@@ -109,10 +112,16 @@ final class LegacyJson {
       if (cpu != null && (!(cpu instanceof Number c) || c.doubleValue() < 0)) {
         throw ControlPlaneException.invalidArgument("resources.cpu_used must be a non-negative number, got " + quote(cpu));
       }
+      double cpuUsed;
+      try {
+        cpuUsed = cpu == null ? 0 : JsonNumbers.finite(cpu, 0, Double.MAX_VALUE);
+      } catch (JsonNumbers.Refused e) {
+        throw ControlPlaneException.invalidArgument("resources.cpu_used " + e.getMessage());
+      }
       report.setResources(WorkerResourceUsage.newBuilder()
-          .setCpuUsed(cpu == null ? 0 : ((Number) cpu).doubleValue())
+          .setCpuUsed(cpuUsed)
           .setMemoryUsedBytes(prefixed("resources.", () -> count(r, "memory_used_bytes", 0L)))
-          .setGpuUsed((int) Math.min(Integer.MAX_VALUE, prefixed("resources.", () -> count(r, "gpu_used", 0L)))));
+          .setGpuUsed((int) (long) prefixed("resources.", () -> count(r, "gpu_used", 0L, Integer.MAX_VALUE))));
     }
     return report.build();
   }

@@ -92,6 +92,7 @@ public final class OperatorVerticle extends VerticleBase {
     Addresses.OPERATOR_ADDRESSES.forEach(a -> bridgeOptions.addInboundPermitted(new PermittedOptions().setAddress(a)));
     bridge = TcpEventBusBridge.create(vertx, bridgeOptions, new NetServerOptions(),
         new BridgeGate("operator", Addresses.ADMIN_TOKEN_HEADER, adminToken));
+    io.zlayer.worker.bus.BridgeFrameLimit.install(bridge, io.zlayer.worker.bus.BridgeFrameLimit.DEFAULT_MAX_FRAME_BYTES);
     return bridge.listen(options.bridgePort(), LOOPBACK).onSuccess(b ->
         LOG.info("operator bridge listening on {}:{} (admin token in {})", LOOPBACK, options.bridgePort(),
             options.dataDir().resolve("admin.token")));
@@ -101,7 +102,9 @@ public final class OperatorVerticle extends VerticleBase {
     consumers.add(vertx.eventBus().<JsonObject>consumer(address, msg -> {
       Future<JsonObject> result;
       try {
-        result = handler.apply(msg.body() == null ? new JsonObject() : msg.body());
+        JsonObject body = msg.body() == null ? new JsonObject() : msg.body();
+        OperatorRequests.validate(address, body);
+        result = handler.apply(body);
       } catch (RuntimeException e) {
         result = Future.failedFuture(e);
       }
