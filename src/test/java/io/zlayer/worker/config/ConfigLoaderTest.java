@@ -84,10 +84,12 @@ class ConfigLoaderTest {
       for (String key : p == CONTROLLER_YAML
           ? List.of("mode", "role", "node_id", "peers", "worker_grpc_addr", "data_dir", "worker_ca_dir", "store",
               "heartbeat_min_ttl", "heartbeat_max_ttl", "heartbeat_grace", "max_heartbeats_per_second",
-              "failover_heartbeat_ttl", "tls_names", "worker_cert_validity", "bridge_port", "labels")
+              "failover_heartbeat_ttl", "tls_names", "worker_cert_validity", "bridge_port", "labels",
+              "operator_http_addr", "log_format", "connection_idle_timeout", "tls_handshake_timeout",
+              "http_request_timeout", "http2_max_concurrent_streams")
+          // a worker's file lists only what a worker uses (the controller's heartbeat keys are not among them)
           : List.of("mode", "role", "servers", "data_dir", "token_file", "identity_dir", "labels",
-              "heartbeat_min_ttl", "heartbeat_max_ttl", "heartbeat_grace", "max_heartbeats_per_second",
-              "failover_heartbeat_ttl", "protocol", "executor", "bridge_port", "api_addr")) {
+              "heartbeat_min_ttl", "heartbeat_max_ttl", "protocol", "executor", "bridge_port", "api_addr", "log_format")) {
         assertTrue(text.matches("(?s).*(^|\\n)(# )?" + key + ":.*"), p + " lacks " + key);
       }
     }
