@@ -104,22 +104,20 @@ class LegacyApiTest {
     assertEquals(List.of(rev2, rev3), seen, "no gap, no duplicate across the restart");
   }
 
-  /** Waits until the controller holds {@code n} polls (parked, not in flight), read from GET /metrics. */
+  /** Waits until the controller holds {@code n} polls (parked, not in flight). */
   private void awaitHeld(Vertx vertx, int n) throws Exception {
-    awaitHeld(vertx, client, n);
+    awaitPolls(vertx, controller, held -> held >= n);
   }
 
-  static void awaitHeld(Vertx vertx, LegacyClient client, int n) throws Exception {
+  /** Waits (bounded) until the controller's count of held polls satisfies {@code condition}. */
+  static void awaitPolls(Vertx vertx, ControllerNode controller, java.util.function.IntPredicate condition) throws Exception {
     io.vertx.core.Promise<Void> held = io.vertx.core.Promise.promise();
-    long timer = vertx.setPeriodic(10, id -> client.get("/metrics").onSuccess(r -> {
-      if (Boolean.getBoolean("zlayer.debug")) {
-        System.out.println("held " + r.json().getInteger("legacy_polls_held", 0));
-      }
-      if (r.json().getInteger("legacy_polls_held", 0) >= n) {
+    long timer = vertx.setPeriodic(10, id -> {
+      if (condition.test(controller.controlPlane().polls().size())) {
         vertx.cancelTimer(id);
         held.tryComplete();
       }
-    }));
+    });
     await(held.future().timeout(20, java.util.concurrent.TimeUnit.SECONDS).onFailure(e -> vertx.cancelTimer(timer)));
   }
 }
