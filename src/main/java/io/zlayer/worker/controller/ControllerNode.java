@@ -36,16 +36,20 @@ public final class ControllerNode {
   private final List<String> deployments = new ArrayList<>();
   private final List<ControllerVerticle> endpoints = new java.util.concurrent.CopyOnWriteArrayList<>();
   /**
-   * Endpoint verticle instances sharing the port. One by default: with two, a legacy HTTP
-   * request on an HTTP/2 connection that had just carried a registration was occasionally never
-   * answered (about 1 in 30 in a probe; cause not found yet, see BENCHMARKS.md). The system
-   * property {@code zlayer.endpoints} raises it, as an experiment.
+   * Endpoint verticle instances sharing the port: one per core by default (each on its own event
+   * loop; Vert.x hands each accepted connection to one of them). The system property
+   * {@code zlayer.endpoints} overrides it. The "unanswered legacy request" once seen with two was
+   * the test client's (a Vert.x 5.0.7 client race, see TwoEndpointHangTest), not the server's.
    */
-  static final int ENDPOINT_INSTANCES = Integer.getInteger("zlayer.endpoints", 1);
+  static final int ENDPOINT_INSTANCES = Math.max(1,
+      Integer.getInteger("zlayer.endpoints", Runtime.getRuntime().availableProcessors()));
 
-  private ControllerNode(Vertx vertx, ControlPlane cp) {
+  private final int endpointInstances;
+
+  private ControllerNode(Vertx vertx, ControlPlane cp, int endpointInstances) {
     this.vertx = vertx;
     this.cp = cp;
+    this.endpointInstances = endpointInstances;
   }
 
   public ControlPlane controlPlane() {
@@ -58,6 +62,14 @@ public final class ControllerNode {
   }
 
   public static Future<ControllerNode> start(Vertx vertx, ControllerOptions options) {
+    return start(vertx, options, ENDPOINT_INSTANCES);
+  }
+
+  /** As {@link #start(Vertx, ControllerOptions)}, with {@code endpointInstances} endpoint verticles sharing the port. */
+  public static Future<ControllerNode> start(Vertx vertx, ControllerOptions options, int endpointInstances) {
+    if (endpointInstances < 1) {
+      return Future.failedFuture(new IllegalArgumentException("endpointInstances must be at least 1"));
+    }
     Clock clock = Clock.systemUTC();
     if (!options.store().embedded()) {
       // Refuse rather than silently keep state where the other controllers cannot see it.
@@ -79,7 +91,7 @@ public final class ControllerNode {
         }))
         .compose(cp -> {
           cp.lifecycle().grantFailoverLeases();
-          ControllerNode node = new ControllerNode(vertx, cp);
+          ControllerNode node = new ControllerNode(vertx, cp, endpointInstances);
           return node.deploy().map(node);
         });
   }
@@ -136,7 +148,7 @@ public final class ControllerNode {
     return vertx.deployVerticle(new OperatorVerticle(cp)).onSuccess(deployments::add)
         .compose(id -> vertx.deployVerticle(new LeaseSweeperVerticle(cp.lifecycle(), cp.nodes(),
             cp.options().nodeGcThreshold())).onSuccess(deployments::add))
-        .compose(id -> vertx.deployVerticle(endpoint, new io.vertx.core.DeploymentOptions().setInstances(ENDPOINT_INSTANCES))
+        .compose(id -> vertx.deployVerticle(endpoint, new io.vertx.core.DeploymentOptions().setInstances(endpointInstances))
             .onSuccess(deployments::add))
         .<Void>mapEmpty()
         .recover(e -> stop().transform(x -> Future.failedFuture(e)));
