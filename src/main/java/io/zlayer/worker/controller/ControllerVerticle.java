@@ -59,7 +59,10 @@ public final class ControllerVerticle extends VerticleBase {
     legacy = new LegacyApi(vertx, cp);
     Router router = routes();
     legacy.mount(router);
-    server = vertx.createHttpServer(serverOptions()).requestHandler(req -> {
+    server = vertx.createHttpServer(serverOptions())
+        // A write cancelled by a client's RST_STREAM must not close the connection (Vert.x 5.0.7).
+        .connectionHandler(Http2StreamErrorFilter::install)
+        .requestHandler(req -> {
       if (isGrpc(req)) {
         boolean longLived = LONG_LIVED_CALLS.contains(req.path());
         if (longLived) {
