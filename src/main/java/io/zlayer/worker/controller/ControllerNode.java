@@ -55,16 +55,20 @@ public final class ControllerNode {
   private PrometheusMetrics metrics;
   private OperatorHttp operatorHttp;
   /**
-   * Endpoint verticle instances sharing the port. One by default: with two, a legacy HTTP
-   * request on an HTTP/2 connection that had just carried a registration was occasionally never
-   * answered (about 1 in 30 in a probe; cause not found yet, see BENCHMARKS.md). The system
-   * property {@code zlayer.endpoints} raises it, as an experiment.
+   * Endpoint verticle instances sharing the port: one per core by default (each on its own event
+   * loop; Vert.x hands each accepted connection to one of them). The system property
+   * {@code zlayer.endpoints} overrides it. The "unanswered legacy request" once seen with two was
+   * the test client's (a Vert.x 5.0.7 client race, see TwoEndpointHangTest), not the server's.
    */
-  static final int ENDPOINT_INSTANCES = Integer.getInteger("zlayer.endpoints", 1);
+  static final int ENDPOINT_INSTANCES = Math.max(1,
+      Integer.getInteger("zlayer.endpoints", Runtime.getRuntime().availableProcessors()));
 
-  private ControllerNode(Vertx vertx, ControlPlane cp) {
+  private final int endpointInstances;
+
+  private ControllerNode(Vertx vertx, ControlPlane cp, int endpointInstances) {
     this.vertx = vertx;
     this.cp = cp;
+    this.endpointInstances = endpointInstances;
   }
 
   public ControlPlane controlPlane() {
@@ -82,11 +86,23 @@ public final class ControllerNode {
   }
 
   public static Future<ControllerNode> start(Vertx vertx, ControllerOptions options) {
-    return start(vertx, options, Clock.systemUTC());
+    return start(vertx, options, Clock.systemUTC(), ENDPOINT_INSTANCES);
+  }
+
+  /** As {@link #start(Vertx, ControllerOptions)}, with {@code endpointInstances} endpoint verticles sharing the port. */
+  public static Future<ControllerNode> start(Vertx vertx, ControllerOptions options, int endpointInstances) {
+    return start(vertx, options, Clock.systemUTC(), endpointInstances);
   }
 
   /** As {@link #start(Vertx, ControllerOptions)}, with the clock that decides leases, gc and certificate expiry. */
   public static Future<ControllerNode> start(Vertx vertx, ControllerOptions options, Clock clock) {
+    return start(vertx, options, clock, ENDPOINT_INSTANCES);
+  }
+
+  private static Future<ControllerNode> start(Vertx vertx, ControllerOptions options, Clock clock, int endpointInstances) {
+    if (endpointInstances < 1) {
+      return Future.failedFuture(new IllegalArgumentException("endpointInstances must be at least 1"));
+    }
     if (!options.peers().isEmpty() || !options.labels().isEmpty()) {
       // Keys of the shared worker-tier schema that a controller does not use (yet): say so once.
       LOG.warn("config keys peers and labels are not used by a controller; ignored");
@@ -107,7 +123,7 @@ public final class ControllerNode {
         }))
         .compose(cp -> {
           cp.nodeService().grantFailoverLeases();
-          ControllerNode node = new ControllerNode(vertx, cp);
+          ControllerNode node = new ControllerNode(vertx, cp, endpointInstances);
           return node.deploy().map(node);
         });
   }
@@ -174,14 +190,14 @@ public final class ControllerNode {
             new NodeViews(cp.nodes(), cp.leases()), cp.options(), cp.adminToken())).onSuccess(deployments::add)
         .compose(id -> vertx.deployVerticle(new LeaseSweeperVerticle(cp.nodeService(),
             cp.options().nodeGcThreshold())).onSuccess(deployments::add))
-        .compose(id -> vertx.deployVerticle(endpoint, new io.vertx.core.DeploymentOptions().setInstances(ENDPOINT_INSTANCES))
+        .compose(id -> vertx.deployVerticle(endpoint, new io.vertx.core.DeploymentOptions().setInstances(endpointInstances))
             .onSuccess(deployments::add))
         .compose(id -> {
           metrics = ControllerMeters.register(PrometheusMetrics.create(), cp);
           operatorHttp = new OperatorHttp(new OperatorHttp.Sources(cp.options().operatorHttpAddr(), cp.adminToken(),
               cp.clusterId(), cp.serverIdentity(), metrics,
               () -> Metrics.snapshot(cp).put("legacy_polls_held", cp.polls().size()),
-              () -> ControllerMeters.ready(cp, endpoints.size() == ENDPOINT_INSTANCES), id2 -> ControllerMeters.events(cp, id2)));
+              () -> ControllerMeters.ready(cp, endpoints.size() == endpointInstances), id2 -> ControllerMeters.events(cp, id2)));
           return vertx.deployVerticle(operatorHttp).onSuccess(deployments::add);
         })
         .<Void>mapEmpty()

@@ -67,7 +67,11 @@ public final class ControllerVerticle extends VerticleBase {
     legacy.mount(router);
     JsonErrors.install(router);
     idle = new IdleConnections(vertx, cp.options().connections());
-    server = vertx.createHttpServer(serverOptions()).connectionHandler(idle::opened).requestHandler(req -> {
+    server = vertx.createHttpServer(serverOptions()).connectionHandler(connection -> {
+      // A write cancelled by a client's RST_STREAM must not close the connection (Vert.x 5.0.7).
+      Http2StreamErrorFilter.install(connection);
+      idle.opened(connection);
+    }).requestHandler(req -> {
       idle.request(req, isGrpc(req) && inputGuard.clientStreaming(req.path()));
       if (isGrpc(req)) {
         boolean longLived = LONG_LIVED_CALLS.contains(req.path());
