@@ -9,7 +9,6 @@ import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonObject;
 import io.zlayer.worker.bus.Addresses;
 import io.zlayer.worker.config.ExecutorKind;
-import io.zlayer.worker.config.Protocol;
 import io.zlayer.worker.config.WorkerOptions;
 import java.util.ArrayList;
 import java.util.List;
@@ -17,9 +16,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A running worker agent: deploys the executor, the three stream verticles and the session
- * (last, so the others hear it come up). {@link #exit()} completes when a Shutdown command asks
- * the process to end; {@link #stop} deregisters first when asked to (SIGTERM, Ctrl-C).
+ * A running worker agent: deploys the executor, the bridge and the session (last, so the others
+ * hear it come up). {@link #exit()} completes with the exit code when the process should end (a
+ * Shutdown command: 0; a refusal of the node's identity: {@code Session.EXIT_REFUSED});
+ * {@link #stop} deregisters first when asked to (SIGTERM, Ctrl-C).
  */
 public final class WorkerAgent {
   private static final Logger LOG = LoggerFactory.getLogger(WorkerAgent.class);
@@ -47,7 +47,7 @@ public final class WorkerAgent {
     return ctx;
   }
 
-  /** Completes with the exit code when a Shutdown command was applied. */
+  /** Completes with the exit code when the agent should end (see the class comment). */
   public Future<Integer> exit() {
     return exit.future();
   }
@@ -55,7 +55,7 @@ public final class WorkerAgent {
   private Future<Void> deploy() {
     exitListener = vertx.eventBus().consumer(Addresses.WORKER_SESSION, msg -> {
       if ("exit".equals(msg.body().getString("state"))) {
-        exit.tryComplete(0);
+        exit.tryComplete(msg.body().getInteger("code", 0));
       }
     });
     List<Deployable> verticles = new ArrayList<>();
@@ -65,14 +65,7 @@ public final class WorkerAgent {
     if (ctx.options().bridgePort() >= 0) {
       verticles.add(new WorkerBridgeVerticle(ctx));
     }
-    if (ctx.options().protocol() == Protocol.HTTP) {
-      verticles.add(new LegacySessionVerticle(ctx));
-    } else {
-      verticles.add(new AssignmentWatchVerticle(ctx));
-      verticles.add(new StatusReportVerticle(ctx));
-      verticles.add(new CommandWatchVerticle(ctx));
-      verticles.add(new SessionVerticle(ctx));
-    }
+    verticles.add(new SessionVerticle(ctx));
     Future<Void> chain = Future.succeededFuture();
     for (Deployable v : verticles) {
       chain = chain.compose(x -> vertx.deployVerticle(v).onSuccess(deployments::add).mapEmpty());
