@@ -37,9 +37,12 @@ class SimulatorTest {
     try {
       String adminToken = Files.readString(options.dataDir().resolve(ControllerNode.ADMIN_TOKEN_FILE)).trim();
       Simulator.Settings d = Simulator.Settings.defaults(List.of(new HostPort("127.0.0.1", node.port())), WORKERS);
-      Simulator.Settings settings = new Simulator.Settings(d.servers(), WORKERS, 0, Duration.ofSeconds(1), 0,
-          ASSIGNMENTS, Duration.ZERO, Duration.ZERO, Duration.ZERO, Duration.ZERO, Duration.ofSeconds(60),
-          d.registerWindow(), d.connectWindow(), 2, Duration.ofSeconds(5), System.out, WARMUP);
+      Simulator.Settings settings = new Simulator.Settings(
+          new Simulator.Shape(d.shape().servers(), WORKERS, 0, 0, WARMUP, d.shape().registerWindow(),
+              d.shape().connectWindow(), 2, Duration.ofSeconds(60)),
+          new Simulator.Phases(Duration.ofSeconds(1), ASSIGNMENTS, Duration.ZERO, Duration.ZERO, Duration.ZERO,
+              Duration.ZERO),
+          Duration.ofSeconds(5), System.out);
       SimulationReport report;
       try (OperatorBridge bridge = new OperatorBridge("127.0.0.1", options.bridgePort(), adminToken)) {
         report = new Simulator(settings, bridge::request).run();
