@@ -133,6 +133,7 @@ public final class Session {
         .compose(c -> parts.credentials().save(c).compose(v -> parts.resume().reset()).map(c))
         .onSuccess(c -> {
           credentials = c;
+          nextServer--; // connect to the server that registered the node
           listener.joined(c, true);
           joined.tryComplete(c);
         })
