@@ -120,7 +120,7 @@ public final class GrpcTransport implements Transport {
 
   /** A non-OK status as the session should see it: a {@link Refusal} when it does not heal. */
   static RuntimeException failure(String stream, GrpcStatus status, String message) {
-    String text = stream + ": " + status + (message == null || message.isEmpty() ? "" : ": " + message);
+    String text = stream + ": " + status.name() + (message == null || message.isEmpty() ? "" : ": " + message);
     return REFUSALS.contains(status) ? new Refusal(text) : new Rpc.RpcException(status, stream + ": " + message);
   }
 
@@ -230,17 +230,12 @@ public final class GrpcTransport implements Transport {
       }
     }
 
+    /**
+     * Closes the connection, which ends its three streams. No stream is cancelled first: a reset
+     * written as the connection closes makes Netty log an ERROR for a clean stop.
+     */
     private Future<Void> release() {
       closed = true;
-      for (GrpcClientRequest<?, ?> call : new GrpcClientRequest<?, ?>[] {status, assignments, commands}) {
-        if (call != null) {
-          try {
-            call.cancel();
-          } catch (RuntimeException ignored) {
-            // the stream is gone already
-          }
-        }
-      }
       return channel.close();
     }
 
