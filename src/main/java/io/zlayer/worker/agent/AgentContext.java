@@ -15,6 +15,7 @@ public final class AgentContext {
   private final Map<String, String> labels;
   private volatile TtlBounds ttlBounds;
   private volatile long nodeId;
+  private final io.vertx.core.Promise<Integer> exit = io.vertx.core.Promise.promise();
 
   public AgentContext(WorkerOptions options, WorkerState state) {
     this.options = options;
@@ -42,6 +43,15 @@ public final class AgentContext {
   /** Current labels: the configured ones, as changed by PushConfig. */
   public Map<String, String> labels() {
     return labels;
+  }
+
+  /** Completes with the process's exit code when the agent should end. */
+  public io.vertx.core.Future<Integer> exit() {
+    return exit.future();
+  }
+
+  void exit(int code) {
+    exit.tryComplete(code);
   }
 
   public long nodeId() {

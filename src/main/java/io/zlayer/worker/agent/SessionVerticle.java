@@ -133,12 +133,12 @@ public final class SessionVerticle extends VerticleBase implements SessionListen
   }
 
   private void exit(int code, String cause) {
-    JsonObject event = new JsonObject().put("state", "exit").put("node_id", ctx.nodeId()).put("epoch", -1L)
-        .put("code", code);
+    JsonObject event = new JsonObject().put("state", "exit").put("node_id", ctx.nodeId()).put("epoch", -1L);
     if (cause != null) {
       event.put("cause", cause);
     }
     vertx.eventBus().publish(Addresses.WORKER_SESSION, event);
+    ctx.exit(code);
   }
 
   // ---- local requests ----

@@ -1,11 +1,9 @@
 package io.zlayer.worker.agent;
 
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.Deployable;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
-import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonObject;
 import io.zlayer.worker.bus.Addresses;
 import io.zlayer.worker.config.ExecutorKind;
@@ -28,8 +26,6 @@ public final class WorkerAgent {
   private final Vertx vertx;
   private final AgentContext ctx;
   private final List<String> deployments = new ArrayList<>();
-  private final Promise<Integer> exit = Promise.promise();
-  private MessageConsumer<JsonObject> exitListener;
 
   private WorkerAgent(Vertx vertx, AgentContext ctx) {
     this.vertx = vertx;
@@ -49,15 +45,10 @@ public final class WorkerAgent {
 
   /** Completes with the exit code when the agent should end (see the class comment). */
   public Future<Integer> exit() {
-    return exit.future();
+    return ctx.exit();
   }
 
   private Future<Void> deploy() {
-    exitListener = vertx.eventBus().consumer(Addresses.WORKER_SESSION, msg -> {
-      if ("exit".equals(msg.body().getString("state"))) {
-        exit.tryComplete(msg.body().getInteger("code", 0));
-      }
-    });
     List<Deployable> verticles = new ArrayList<>();
     if (ctx.options().executor() == ExecutorKind.PROCESS) {
       verticles.add(new ExecutorVerticle(ctx.options().dataDir()));
@@ -106,9 +97,6 @@ public final class WorkerAgent {
         chain = chain.eventually(() -> vertx.undeploy(id));
       }
       deployments.clear();
-      if (exitListener != null) {
-        exitListener.unregister();
-      }
       return chain.onComplete(ar -> LOG.info("worker agent stopped"));
     });
   }

@@ -66,8 +66,8 @@ public final class Addresses {
    * Published by the session: {@code {state: "up", node_id, server, epoch}} once the streams are
    * open and the controller acked the first report, {@code {state: "down", node_id, server, cause,
    * epoch}} when they closed, {@code {state: "failed", server, cause}} when an attempt to connect or
-   * join failed, {@code {state: "exit", node_id, code, cause?}} when the agent should end (code 0: a
-   * Shutdown command was applied; {@code Session.EXIT_REFUSED}: the controller refused the node for good).
+   * join failed, {@code {state: "exit", node_id, cause?}} when the agent ends (a Shutdown command was
+   * applied; with {@code cause}: the controller refused the node for good, exit code {@code Session.EXIT_REFUSED}).
    */
   public static final String WORKER_SESSION = "zlayer.worker.session";
   /** Worker-internal: {@code {reason}}; the session deregisters and the agent exits 0. */

@@ -119,6 +119,8 @@ class OptionsTest {
     assertTrue(controllerError(new JsonObject().put("bridge_port", -1)).startsWith("bridge_port: "));
     assertTrue(workerError(worker().put("bridge_port", -2)).startsWith("bridge_port: "));
     assertEquals(-1, WorkerOptions.fromJson(worker().put("bridge_port", -1)).bridgePort());
+    String ephemeral = workerError(worker().put("bridge_port", 0));
+    assertTrue(ephemeral.startsWith("bridge_port: 0") && ephemeral.contains("-1 to disable"), ephemeral);
     assertTrue(workerError(worker().put("protocol", "udp")).startsWith("protocol: expected one of grpc, http"));
     assertTrue(workerError(worker().put("executor", 1)).startsWith("executor: "));
     assertTrue(workerError(worker().put("data_dir", new JsonArray())).startsWith("data_dir: "));
