@@ -61,4 +61,41 @@ class SimulatorTest {
       TestCluster.await(vertx.close(), Duration.ofSeconds(30));
     }
   }
+
+  /** Half the fleet on the legacy HTTP API: held polls woken by assignments, through the same session. */
+  @Test
+  @Timeout(value = 90, unit = TimeUnit.SECONDS)
+  void aMixedFleetHoldsLegacyPollsAndWakesThem(@TempDir Path dir) throws Exception {
+    int workers = 60;
+    int assignments = 30;
+    Vertx vertx = Vertx.vertx();
+    ControllerOptions options = TestCluster.controllerOptions(dir, new JsonObject());
+    ControllerNode node = TestCluster.startController(vertx, options);
+    try {
+      String adminToken = Files.readString(options.dataDir().resolve(ControllerNode.ADMIN_TOKEN_FILE)).trim();
+      Simulator.Settings d = Simulator.Settings.defaults(List.of(new HostPort("127.0.0.1", node.port())), workers);
+      Simulator.Settings settings = new Simulator.Settings(
+          new Simulator.Shape(d.shape().servers(), workers, 0.5, 0, 0, d.shape().registerWindow(),
+              d.shape().connectWindow(), 2, Duration.ofSeconds(60)),
+          new Simulator.Phases(Duration.ofSeconds(1), assignments, Duration.ZERO, Duration.ZERO, Duration.ZERO,
+              Duration.ZERO),
+          Duration.ofSeconds(5), System.out);
+      SimulationReport report;
+      try (OperatorBridge bridge = new OperatorBridge("127.0.0.1", options.bridgePort(), adminToken)) {
+        report = new Simulator(settings, bridge::request).run();
+      }
+      System.out.print(report.summary());
+      var json = report.toJson();
+      assertEquals(workers, report.maxConnected(), "connected: gRPC streams or a held legacy poll");
+      assertEquals(30, json.getInteger("legacy_workers"));
+      assertEquals(assignments, report.assignmentsSent() + json.getInteger("legacy_assignments_sent"));
+      assertEquals(report.assignmentsSent(), report.assignmentsDelivered(), "gRPC assignments delivered");
+      assertEquals(json.getInteger("legacy_assignments_sent"), json.getInteger("legacy_assignments_delivered"),
+          "legacy polls woken");
+      assertEquals(0, report.errors(), "errors: " + json.encode());
+    } finally {
+      TestCluster.await(node.stop(), Duration.ofSeconds(30));
+      TestCluster.await(vertx.close(), Duration.ofSeconds(30));
+    }
+  }
 }
