@@ -7,6 +7,7 @@ import io.vertx.core.Vertx;
 import io.vertx.grpc.client.GrpcClientRequest;
 import io.vertx.grpc.client.GrpcClientResponse;
 import io.vertx.grpc.common.GrpcStatus;
+import io.vertx.grpc.common.ServiceMethod;
 import io.zlayer.worker.agent.ControllerChannel;
 import io.zlayer.worker.agent.Identity;
 import io.zlayer.worker.agent.Rpc;
@@ -18,9 +19,7 @@ import io.zlayer.worker.agent.session.Transport;
 import io.zlayer.worker.config.HostPort;
 import io.zlayer.worker.pki.Pem;
 import io.zlayer.worker.pki.WorkerCa;
-import io.zlayer.worker.proto.AssignmentEvent;
 import io.zlayer.worker.proto.ClusterControlPlaneGrpcClient;
-import io.zlayer.worker.proto.CommandEvent;
 import io.zlayer.worker.proto.DeregisterRequest;
 import io.zlayer.worker.proto.RegisterRequest;
 import io.zlayer.worker.proto.RegisterResponse;
@@ -31,6 +30,7 @@ import io.zlayer.worker.proto.WatchAssignmentsRequest;
 import io.zlayer.worker.proto.WatchCommandsRequest;
 import io.zlayer.worker.proto.WorkerProfile;
 import java.util.Set;
+import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
@@ -134,8 +134,6 @@ public final class GrpcTransport implements Transport {
     final Promise<Link> opened = Promise.promise();
     private final ControllerChannel channel;
     private final Events events;
-    private GrpcClientRequest<WatchAssignmentsRequest, AssignmentEvent> assignments;
-    private GrpcClientRequest<WatchCommandsRequest, CommandEvent> commands;
     private GrpcClientRequest<StatusReport, StatusAck> status;
     private int ready;
     private boolean closed;
@@ -146,44 +144,15 @@ public final class GrpcTransport implements Transport {
     }
 
     void open(long nodeId, long lastRevision, long lastCommandId) {
-      channel.grpc().request(channel.address(), ClusterControlPlaneGrpcClient.WatchAssignments)
-          .compose(req -> {
-            assignments = req;
-            return req.send(WatchAssignmentsRequest.newBuilder().setNodeId(nodeId)
-                .setLastSeenRevision(lastRevision).build());
-          })
-          .onSuccess(response -> {
-            if (accepted(response, "WatchAssignments", ASSIGNMENTS)) {
-              response.handler(event -> {
-                if (!closed) {
-                  events.assignment(event);
-                }
-              });
-            }
-          })
-          .onFailure(e -> fail(e));
-      channel.grpc().request(channel.address(), ClusterControlPlaneGrpcClient.WatchCommands)
-          .compose(req -> {
-            commands = req;
-            return req.send(WatchCommandsRequest.newBuilder().setNodeId(nodeId)
-                .setLastSeenCommandId(lastCommandId).build());
-          })
-          .onSuccess(response -> {
-            if (accepted(response, "WatchCommands", COMMANDS)) {
-              response.handler(command -> {
-                if (!closed) {
-                  events.command(command);
-                }
-              });
-            }
-          })
-          .onFailure(e -> fail(e));
+      watch(ClusterControlPlaneGrpcClient.WatchAssignments, WatchAssignmentsRequest.newBuilder().setNodeId(nodeId)
+          .setLastSeenRevision(lastRevision).build(), "WatchAssignments", ASSIGNMENTS, events::assignment);
+      watch(ClusterControlPlaneGrpcClient.WatchCommands, WatchCommandsRequest.newBuilder().setNodeId(nodeId)
+          .setLastSeenCommandId(lastCommandId).build(), "WatchCommands", COMMANDS, events::command);
       channel.grpc().request(channel.address(), ClusterControlPlaneGrpcClient.ReportStatus)
           .onSuccess(req -> {
             status = req;
             if (closed) {
-              req.cancel();
-              return;
+              return; // the connection is closing: it ends this stream too
             }
             req.response().onSuccess(response -> {
               if (accepted(response, "ReportStatus", 0)) {
@@ -193,10 +162,26 @@ public final class GrpcTransport implements Transport {
                   }
                 });
               }
-            }).onFailure(e -> fail(e));
+            }).onFailure(this::fail);
             ready(STATUS);
           })
-          .onFailure(e -> fail(e));
+          .onFailure(this::fail);
+    }
+
+    /** Opens one server stream and hands its messages on while the link is open. */
+    private <Q, R> void watch(ServiceMethod<R, Q> method, Q request, String stream, int bit, Consumer<R> deliver) {
+      channel.grpc().request(channel.address(), method)
+          .compose(req -> req.send(request))
+          .onSuccess(response -> {
+            if (accepted(response, stream, bit)) {
+              response.handler(message -> {
+                if (!closed) {
+                  deliver.accept(message);
+                }
+              });
+            }
+          })
+          .onFailure(this::fail);
     }
 
     /** Checks the call was accepted and wires its end to {@link #fail}. */
@@ -205,7 +190,7 @@ public final class GrpcTransport implements Transport {
         fail(failure(stream, response.status(), response.statusMessage()));
         return false;
       }
-      response.exceptionHandler(e -> fail(e));
+      response.exceptionHandler(this::fail);
       response.endHandler(v -> fail(response.status() == null || response.status() == GrpcStatus.OK
           ? new IllegalStateException(stream + ": controller ended the stream")
           : failure(stream, response.status(), response.statusMessage())));
