@@ -6,6 +6,7 @@ import io.zlayer.worker.bus.Addresses;
 import io.zlayer.worker.bus.Events;
 import io.zlayer.worker.proto.CommandEvent;
 import io.zlayer.worker.proto.CommandResult;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,10 +20,12 @@ final class CommandApplier {
 
   private final Vertx vertx;
   private final AgentContext ctx;
+  private final Consumer<String> shutdown;
 
-  CommandApplier(Vertx vertx, AgentContext ctx) {
+  CommandApplier(Vertx vertx, AgentContext ctx, Consumer<String> shutdown) {
     this.vertx = vertx;
     this.ctx = ctx;
+    this.shutdown = shutdown;
   }
 
   CommandResult apply(CommandEvent command) {
@@ -57,8 +60,7 @@ final class CommandApplier {
   /** After the command's id was stored: a Shutdown deregisters and ends the process. */
   void applied(CommandEvent command) {
     if (command.hasShutdown()) {
-      vertx.eventBus().send(Addresses.WORKER_SHUTDOWN, new JsonObject()
-          .put("reason", command.getShutdown().getReason()).put("exit", true));
+      shutdown.accept(command.getShutdown().getReason());
     }
   }
 }

@@ -2,7 +2,7 @@ package io.zlayer.worker.agent;
 
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
-import io.vertx.core.eventbus.Message;
+import io.vertx.core.Promise;
 import io.vertx.core.json.JsonObject;
 import io.zlayer.worker.agent.session.Credentials;
 import io.zlayer.worker.agent.session.Refusal;
@@ -49,17 +49,13 @@ public final class SessionVerticle extends VerticleBase implements SessionListen
       return Future.failedFuture(e);
     }
     legacy = ctx.options().protocol() == Protocol.HTTP;
-    commands = new CommandApplier(vertx, ctx);
+    commands = new CommandApplier(vertx, ctx, this::shutdownCommand);
     NodeCredentials credentials = new NodeCredentials(vertx, ctx.options());
     ExecutorStatus status = new ExecutorStatus(vertx, ctx);
     Transport transport = legacy ? new LegacyTransport(vertx) : new GrpcTransport(vertx);
     session = new Session(vertx, settings, new Session.Parts(transport, credentials::ticket, credentials::keys,
         () -> SystemProfile.profile(ctx.options().apiAddr(), ctx.labels()), credentials, ctx.state(),
         status::snapshot, this), new Backoff());
-    vertx.eventBus().<JsonObject>consumer(Addresses.WORKER_SHUTDOWN, this::shutdown);
-    vertx.eventBus().<JsonObject>consumer(Addresses.WORKER_RENEW_CERTIFICATE, msg -> session.renew()
-        .onSuccess(id -> msg.reply(new JsonObject().put("node_id", id.nodeId())))
-        .onFailure(e -> msg.fail(500, Session.describe(e))));
     vertx.eventBus().consumer(Addresses.WORKER_REPORT_NOW, msg -> session.reportNow());
     return credentials.load().compose(loaded -> vertx.executeBlocking(() -> {
       JoinPreflight.requireTokenUnless(loaded.isPresent(), ctx.options());
@@ -141,19 +137,34 @@ public final class SessionVerticle extends VerticleBase implements SessionListen
     ctx.exit(code);
   }
 
-  // ---- local requests ----
+  // ---- local requests (any thread) ----
 
-  /** Deregisters (when up: gRPC only), forgets the identity and replies; with {@code exit}, the agent then ends. */
-  private void shutdown(Message<JsonObject> msg) {
-    JsonObject body = msg.body() == null ? new JsonObject() : msg.body();
-    boolean exit = body.getBoolean("exit", false);
-    Future<Boolean> left = legacy ? session.stop().map(false) : session.leave(body.getString("reason", "shutdown"));
-    left.onComplete(ar -> {
-      msg.reply(new JsonObject().put("deregistered", ar.succeeded() && ar.result()));
-      if (exit) {
-        exit(0, null);
-      }
-    });
+  /**
+   * Leaves the cluster: deregisters when up (gRPC only; the legacy API has none) and forgets the
+   * identity; completes with whether the controller confirmed. The session stops either way.
+   */
+  public Future<Boolean> leave(String reason) {
+    if (context == null || session == null) {
+      return Future.succeededFuture(false); // never started
+    }
+    Promise<Boolean> left = Promise.promise();
+    context.runOnContext(v -> (legacy ? session.stop().map(false) : session.leave(reason)).onComplete(left));
+    return left.future();
+  }
+
+  /** Renews the node certificate now (it is otherwise renewed at two thirds of its lifetime); completes with the node id. */
+  public Future<Long> renewCertificate() {
+    if (context == null || session == null) {
+      return Future.failedFuture("the session has not started");
+    }
+    Promise<Long> renewed = Promise.promise();
+    context.runOnContext(v -> session.renew().map(Credentials::nodeId).onComplete(renewed));
+    return renewed.future();
+  }
+
+  /** A Shutdown command: leave, then end the agent with 0. */
+  private void shutdownCommand(String reason) {
+    leave(reason).onComplete(ar -> exit(0, null));
   }
 
   @Override

@@ -3,13 +3,13 @@ package io.zlayer.worker.agent;
 import io.vertx.core.Future;
 import io.vertx.core.Deployable;
 import io.vertx.core.Vertx;
-import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.json.JsonObject;
 import io.zlayer.worker.bus.Addresses;
 import io.zlayer.worker.config.ExecutorKind;
 import io.zlayer.worker.config.WorkerOptions;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,6 +26,7 @@ public final class WorkerAgent {
   private final Vertx vertx;
   private final AgentContext ctx;
   private final List<String> deployments = new ArrayList<>();
+  private SessionVerticle session;
 
   private WorkerAgent(Vertx vertx, AgentContext ctx) {
     this.vertx = vertx;
@@ -43,6 +44,11 @@ public final class WorkerAgent {
     return ctx;
   }
 
+  /** Renews the node certificate now; completes with the node id. */
+  public Future<Long> renewCertificate() {
+    return session.renewCertificate();
+  }
+
   /** Completes with the exit code when the agent should end (see the class comment). */
   public Future<Integer> exit() {
     return ctx.exit();
@@ -56,7 +62,8 @@ public final class WorkerAgent {
     if (ctx.options().bridgePort() >= 0) {
       verticles.add(new WorkerBridgeVerticle(ctx));
     }
-    verticles.add(new SessionVerticle(ctx));
+    session = new SessionVerticle(ctx);
+    verticles.add(session);
     Future<Void> chain = Future.succeededFuture();
     for (Deployable v : verticles) {
       chain = chain.compose(x -> vertx.deployVerticle(v).onSuccess(deployments::add).mapEmpty());
@@ -86,9 +93,8 @@ public final class WorkerAgent {
 
   /** Stops the agent; with {@code deregister}, leaves the cluster first (the identity is forgotten). */
   public Future<Void> stop(boolean deregister) {
-    Future<?> first = deregister
-        ? vertx.eventBus().request(Addresses.WORKER_SHUTDOWN, new JsonObject().put("reason", "worker stopped"),
-            new DeliveryOptions().setSendTimeout(DEREGISTER_WAIT_MS)).otherwiseEmpty()
+    Future<?> first = deregister && session != null
+        ? session.leave("worker stopped").timeout(DEREGISTER_WAIT_MS, TimeUnit.MILLISECONDS).otherwiseEmpty()
         : Future.succeededFuture();
     return first.compose(x -> {
       Future<Void> chain = Future.succeededFuture();

@@ -70,10 +70,6 @@ public final class Addresses {
    * applied; with {@code cause}: the controller refused the node for good, exit code {@code Session.EXIT_REFUSED}).
    */
   public static final String WORKER_SESSION = "zlayer.worker.session";
-  /** Worker-internal: {@code {reason}}; the session deregisters and the agent exits 0. */
-  public static final String WORKER_SHUTDOWN = "zlayer.worker.shutdown";
-  /** Worker-internal: {@code {}}; renew the node certificate now (it is otherwise renewed at 2/3 of its lifetime). */
-  public static final String WORKER_RENEW_CERTIFICATE = "zlayer.worker.certificate.renew";
   /** Worker-internal: {@code {}}; ask the status verticle to report now (e.g. a command result is waiting). */
   public static final String WORKER_REPORT_NOW = "zlayer.worker.report.now";
   /** One assignment event: {@code {revision, kind: "set"|"delete"|"drain", service?, assignments?: [{role, indices}], spec?: {command, env}}}. */
