@@ -255,5 +255,8 @@ class ProcessRestartTest {
     assertEquals(1, after.size(), pretty(after));
     assertTrue(!java.nio.file.Files.exists(worker.dataDir.resolve("identity").resolve("cert.pem")),
         "the identity is forgotten: joining again needs a new token");
+    List<String> errors = java.nio.file.Files.readAllLines(procs.lastLog("worker")).stream()
+        .filter(line -> line.contains(" ERROR ")).toList();
+    assertEquals(List.of(), errors, "a clean stop logs no ERROR");
   }
 }
