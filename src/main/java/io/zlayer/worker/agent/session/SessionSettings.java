@@ -26,7 +26,7 @@ public record SessionSettings(List<HostPort> servers, int firstServer, Supplier<
 
   public static SessionSettings of(List<HostPort> servers, Supplier<TtlBounds> ttlBounds) {
     if (servers.isEmpty()) {
-      throw new IllegalStateException("no servers configured: list at least one controller under 'servers'");
+      throw new IllegalArgumentException("a session needs at least one server");
     }
     return new SessionSettings(servers, 0, ttlBounds, () -> 0, Throttle.NONE, true, STABLE_AFTER,
         CONNECT_TIMEOUT, SNAPSHOT_TIMEOUT, REPORT_DEBOUNCE, true);
