@@ -127,7 +127,7 @@ public final class Session {
     }
     HostPort target = nextServer();
     parts.tickets().apply(target)
-        .compose(ticket -> parts.keys().get()
+        .compose(ticket -> stopped ? stoppedWhileWaiting(ticket) : parts.keys().get()
             .compose(keys -> parts.transport().register(target, ticket, keys, parts.profile().get()))
             .andThen(ar -> ticket.release().run()))
         .compose(c -> parts.credentials().save(c).compose(v -> parts.resume().reset()).map(c))
@@ -138,9 +138,19 @@ public final class Session {
           joined.tryComplete(c);
         })
         .onFailure(e -> {
+          if (stopped) {
+            joined.tryFail(e);
+            return;
+          }
           listener.failed(target, e, true);
           retryLater(target, describe(e), () -> register(joined));
         });
+  }
+
+  /** A ticket that came after {@link #stop}: handed back unused. */
+  private static Future<Credentials> stoppedWhileWaiting(JoinTicket ticket) {
+    ticket.release().run();
+    return Future.failedFuture("session stopped");
   }
 
   /** Connects with the credentials {@link #join} produced, and reconnects until stopped. */
