@@ -1,6 +1,5 @@
 package io.zlayer.worker.agent.session;
 
-import com.google.protobuf.Timestamp;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -15,9 +14,7 @@ import io.zlayer.worker.proto.WorkerProfile;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
@@ -28,8 +25,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The life of one node's connection to the cluster, over either {@link Transport}: join (or the
  * loaded credentials), server rotation with {@link Backoff}, resume from the stored revision and
- * command id, the status-report loop (full snapshot first after each (re)connect, then every
- * {@code ttl - clamp(ttl/4, 1, 5)} s), certificate renewal, and the end of a node the controller
+ * command id, the status reports of each link ({@link ReportLoop}: full snapshot first after each
+ * (re)connect, then every {@code ttl - clamp(ttl/4, 1, 5)} s), certificate renewal, and the end of a node the controller
  * refuses for good. The agent and the simulator both run it. Not thread-safe: use it from the
  * one context it was started on.
  */
@@ -42,9 +39,6 @@ public final class Session {
   public static final int EXIT_REFUSED = 78;
   private static final Duration RENEW_RETRY = Duration.ofMinutes(5);
   private static final Duration DEREGISTER_TIMEOUT = Duration.ofSeconds(5);
-  /** Adaptive ticks land in [0.9, 1.0] of the interval (never later than the TTL allows); forced ones around it. */
-  private static final double JITTER_MIN = 0.9;
-  private static final double FORCED_JITTER_MAX = 1.1;
 
   /** What the session is built from; the agent and the simulator each supply their own. */
   public record Parts(Transport transport, Function<HostPort, Future<JoinTicket>> tickets,
@@ -58,7 +52,7 @@ public final class Session {
   private final Parts parts;
   private final SessionListener listener;
   private final Backoff backoff;
-  private final List<CommandResult> pendingResults = new ArrayList<>();
+  private final ReportLoop reports;
   private int nextServer;
   private Credentials credentials;
   private HostPort server;
@@ -67,15 +61,10 @@ public final class Session {
   private boolean up;
   private boolean running;
   private boolean stopped;
-  private boolean reporting;
   private boolean holdsPermit;
-  private int ttlSecs;
-  private StatusReport lastSnapshot = StatusReport.getDefaultInstance();
   private long retryTimer = -1;
   private long connectTimer = -1;
   private long stableTimer = -1;
-  private long tickTimer = -1;
-  private long debounceTimer = -1;
   private long renewTimer = -1;
 
   public Session(Vertx vertx, SessionSettings settings, Parts parts, Backoff backoff) {
@@ -84,6 +73,7 @@ public final class Session {
     this.parts = parts;
     this.listener = parts.listener();
     this.backoff = backoff;
+    this.reports = new ReportLoop(vertx, settings, parts.status(), parts.listener());
   }
 
   public Credentials credentials() {
@@ -176,7 +166,6 @@ public final class Session {
       HostPort target = nextServer();
       long e = ++epoch;
       server = target;
-      ttlSecs = (int) settings.ttlBounds().get().min().toSeconds();
       connectTimer = vertx.setTimer(settings.connectTimeout().toMillis(), t -> linkFailed(e,
           new TimeoutException("session not up after " + settings.connectTimeout().toMillis() + " ms")));
       parts.transport().open(target, credentials, parts.resume().lastRevision(), parts.resume().lastCommandId(),
@@ -187,7 +176,7 @@ public final class Session {
               return;
             }
             link = opened;
-            report(e, true);
+            reports.start(opened, credentials.nodeId(), err -> linkFailed(e, err));
           })
           .onFailure(err -> linkFailed(e, err));
     });
@@ -225,7 +214,6 @@ public final class Session {
 
   private void acked(long e, int ttl) {
     listener.acked();
-    ttlSecs = settings.ttlBounds().get().clamp(ttl);
     if (!up) {
       up = true;
       vertx.cancelTimer(connectTimer);
@@ -237,9 +225,7 @@ public final class Session {
       stableTimer = vertx.setTimer(settings.stableAfter().toMillis(), t -> backoff.reset());
       scheduleRenewal();
     }
-    if (settings.forcedIntervalMs().getAsLong() <= 0) {
-      schedule(e);
-    }
+    reports.acked(ttl);
   }
 
   private void applyAssignment(AssignmentEvent event) {
@@ -256,8 +242,7 @@ public final class Session {
     }
     CommandResult result = listener.command(command);
     parts.resume().commandApplied(command.getId()).onComplete(v -> {
-      pendingResults.add(result);
-      report(epoch, false);
+      reports.commandResult(result);
       listener.commandApplied(command);
     });
   }
@@ -286,11 +271,9 @@ public final class Session {
 
   private Future<Void> dropLink() {
     up = false;
-    reporting = false;
-    for (long timer : new long[] {connectTimer, stableTimer, tickTimer, debounceTimer}) {
-      vertx.cancelTimer(timer);
-    }
-    debounceTimer = -1;
+    reports.stop();
+    vertx.cancelTimer(connectTimer);
+    vertx.cancelTimer(stableTimer);
     releasePermit();
     Transport.Link old = link;
     link = null;
@@ -330,80 +313,16 @@ public final class Session {
 
   /** Asks for a report soon: bursts within the debounce window go out as one. */
   public void reportNow() {
-    if (up && debounceTimer < 0) {
-      debounceTimer = vertx.setTimer(settings.reportDebounce().toMillis(), t -> {
-        debounceTimer = -1;
-        report(epoch, false);
-      });
+    if (up) {
+      reports.reportNow();
     }
   }
 
   /** Applies a changed forced interval now (the simulator's ingest phase). */
   public void reschedule() {
     if (up) {
-      schedule(epoch);
+      reports.reschedule();
     }
-  }
-
-  private void schedule(long e) {
-    if (e != epoch || stopped) {
-      return;
-    }
-    vertx.cancelTimer(tickTimer);
-    long forced = settings.forcedIntervalMs().getAsLong();
-    ThreadLocalRandom random = ThreadLocalRandom.current();
-    long delay = forced > 0 ? (long) (forced * random.nextDouble(JITTER_MIN, FORCED_JITTER_MAX))
-        : (long) (TtlBounds.intervalMillis(ttlSecs) * random.nextDouble(JITTER_MIN, 1.0));
-    tickTimer = vertx.setTimer(Math.max(1, delay), t -> report(e, false));
-  }
-
-  private void report(long e, boolean full) {
-    if (e != epoch || link == null || stopped) {
-      return;
-    }
-    vertx.cancelTimer(tickTimer);
-    if (reporting) {
-      schedule(e); // the previous report is still out (HTTP): try again at the next tick
-      return;
-    }
-    reporting = true;
-    Future<StatusReport> snapshot = parts.status().get();
-    if (!snapshot.isComplete()) {
-      snapshot = snapshot.timeout(settings.snapshotTimeout().toMillis(), TimeUnit.MILLISECONDS);
-    }
-    // A busy or absent executor must not make the node look empty: resend the last snapshot.
-    snapshot.otherwise(err -> lastSnapshot).onComplete(ar -> {
-      if (e != epoch || link == null) {
-        return;
-      }
-      lastSnapshot = ar.result();
-      List<CommandResult> sent = pendingResults.isEmpty() ? List.of() : List.copyOf(pendingResults);
-      pendingResults.clear();
-      listener.reported();
-      link.report(build(lastSnapshot, full, sent)).onComplete(written -> {
-        if (e != epoch) {
-          return;
-        }
-        reporting = false;
-        if (written.failed()) {
-          pendingResults.addAll(0, sent); // reported again on the next link
-          linkFailed(e, written.cause());
-        }
-      });
-      schedule(e); // tick even when no ack comes: a dead link surfaces as a failed report
-    });
-  }
-
-  private StatusReport build(StatusReport snapshot, boolean full, List<CommandResult> results) {
-    Instant now = Instant.now();
-    StatusReport.Builder report = snapshot.toBuilder()
-        .setNodeId(credentials.nodeId())
-        .setTs(Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano()))
-        .setFullSnapshot(full);
-    if (!results.isEmpty()) {
-      report.addAllCommandResults(results);
-    }
-    return report.build();
   }
 
   // ---- certificate renewal ----
