@@ -122,33 +122,38 @@ final class ReportLoop {
     }
     reporting = true;
     Future<StatusReport> snapshot = status.get();
-    if (!snapshot.isComplete()) {
-      snapshot = snapshot.timeout(settings.snapshotTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    if (snapshot.succeeded()) {
+      send(g, full, snapshot.result()); // at once: the simulator's thousands of reports a second come here
+      return;
     }
     // A busy or absent executor must not make the node look empty: resend the last snapshot.
-    snapshot.otherwise(err -> lastSnapshot).onComplete(ar -> {
-      if (g != generation || link == null) {
+    snapshot.timeout(settings.snapshotTimeout().toMillis(), TimeUnit.MILLISECONDS)
+        .otherwise(err -> lastSnapshot)
+        .onSuccess(taken -> send(g, full, taken));
+  }
+
+  private void send(long g, boolean full, StatusReport snapshot) {
+    if (g != generation || link == null) {
+      return;
+    }
+    lastSnapshot = snapshot;
+    List<CommandResult> sent = pendingResults.isEmpty() ? List.of() : List.copyOf(pendingResults);
+    pendingResults.clear();
+    listener.reported();
+    Consumer<Throwable> onFailure = failed;
+    link.report(build(snapshot, full, sent)).onComplete(written -> {
+      if (written.failed()) {
+        pendingResults.addAll(0, sent); // reported again on the next link
+      }
+      if (g != generation) {
         return;
       }
-      lastSnapshot = ar.result();
-      List<CommandResult> sent = pendingResults.isEmpty() ? List.of() : List.copyOf(pendingResults);
-      pendingResults.clear();
-      listener.reported();
-      Consumer<Throwable> onFailure = failed;
-      link.report(build(lastSnapshot, full, sent)).onComplete(written -> {
-        if (written.failed()) {
-          pendingResults.addAll(0, sent); // reported again on the next link
-        }
-        if (g != generation) {
-          return;
-        }
-        reporting = false;
-        if (written.failed()) {
-          onFailure.accept(written.cause());
-        }
-      });
-      schedule(g); // tick even when no ack comes: a dead link surfaces as a failed report
+      reporting = false;
+      if (written.failed()) {
+        onFailure.accept(written.cause());
+      }
     });
+    schedule(g); // tick even when no ack comes: a dead link surfaces as a failed report
   }
 
   private StatusReport build(StatusReport snapshot, boolean full, List<CommandResult> results) {
