@@ -1,37 +1,27 @@
 package io.zlayer.worker.agent;
 
+import io.zlayer.worker.agent.session.TtlBounds;
 import io.zlayer.worker.config.WorkerOptions;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * What the worker's verticles share besides the event bus: the options, the resume points,
- * and the current channel to a controller (set by the session before it publishes "up").
+ * the labels and TTL bounds (changed by PushConfig), and the node id once known.
  */
 public final class AgentContext {
   private final WorkerOptions options;
   private final WorkerState state;
   private final Map<String, String> labels;
   private volatile TtlBounds ttlBounds;
-  private volatile ControllerChannel channel;
   private volatile long nodeId;
+  private final io.vertx.core.Promise<Integer> exit = io.vertx.core.Promise.promise();
 
   public AgentContext(WorkerOptions options, WorkerState state) {
     this.options = options;
     this.state = state;
     this.labels = new ConcurrentHashMap<>(options.labels());
     this.ttlBounds = new TtlBounds(options.heartbeat().minTtl(), options.heartbeat().maxTtl());
-  }
-
-  /**
-   * Heartbeat TTL bounds on the worker. Only the maximum applies to a controller's TTL: reporting
-   * more often than asked is safe, less often would let the lease expire. The minimum is the TTL
-   * assumed before the first ack.
-   */
-  public record TtlBounds(java.time.Duration min, java.time.Duration max) {
-    public int clamp(int ttlSecs) {
-      return (int) Math.max(1, Math.min(max.toSeconds(), ttlSecs));
-    }
   }
 
   public TtlBounds ttlBounds() {
@@ -55,12 +45,13 @@ public final class AgentContext {
     return labels;
   }
 
-  public ControllerChannel channel() {
-    return channel;
+  /** Completes with the process's exit code when the agent should end. */
+  public io.vertx.core.Future<Integer> exit() {
+    return exit.future();
   }
 
-  void channel(ControllerChannel channel) {
-    this.channel = channel;
+  void exit(int code) {
+    exit.tryComplete(code);
   }
 
   public long nodeId() {

@@ -18,21 +18,21 @@ import java.util.List;
  * the server's certificate (kubeadm's discovery-token-ca-cert-hash). The CA found becomes the
  * only trust anchor of the registration connection.
  */
-final class CaPin {
+public final class CaPin {
   private static final int CONNECT_TIMEOUT_MS = 5000;
 
   private CaPin() {
   }
 
   /** Thrown when the server does not present the pinned CA; the token was not sent. */
-  static final class PinMismatchException extends Exception {
+  public static final class PinMismatchException extends Exception {
     PinMismatchException(String message) {
       super(message, null, false, false);
     }
   }
 
   /** The pinned CA certificate as PEM, or a failure saying why the server is not trusted. */
-  static Future<String> discover(Vertx vertx, HostPort server, String caSha256) {
+  public static Future<String> discover(Vertx vertx, HostPort server, String caSha256) {
     NetClient client = vertx.createNetClient(new NetClientOptions()
         .setSsl(true)
         .setTrustAll(true) // nothing is trusted yet: the pin below is the check

@@ -7,7 +7,6 @@ import io.vertx.core.http.HttpVersion;
 import io.vertx.core.net.SocketAddress;
 import io.vertx.grpc.client.GrpcClient;
 import io.zlayer.worker.config.HostPort;
-import io.zlayer.worker.proto.ClusterControlPlaneGrpcClient;
 
 /**
  * One HTTP/2 TLS connection to one controller, carrying the worker's gRPC calls. Trusts only
@@ -20,12 +19,12 @@ public final class ControllerChannel {
 
   private final HostPort server;
   private final GrpcClient grpc;
-  private final ClusterControlPlaneGrpcClient stub;
+  private final SocketAddress address;
 
   private ControllerChannel(HostPort server, GrpcClient grpc) {
     this.server = server;
     this.grpc = grpc;
-    this.stub = ClusterControlPlaneGrpcClient.create(grpc, SocketAddress.inetSocketAddress(server.port(), server.host()));
+    this.address = SocketAddress.inetSocketAddress(server.port(), server.host());
   }
 
   /** A channel trusting {@code caPem}; with {@code identity}, it also presents the node certificate. */
@@ -61,11 +60,7 @@ public final class ControllerChannel {
   }
 
   public SocketAddress address() {
-    return SocketAddress.inetSocketAddress(server.port(), server.host());
-  }
-
-  public ClusterControlPlaneGrpcClient stub() {
-    return stub;
+    return address;
   }
 
   /** A unary call on this channel; fails with {@link Rpc.RpcException} carrying status and message. */

@@ -15,7 +15,8 @@ import java.util.Optional;
  * identity directory, each mode 0600. The node id and cluster id are read from the certificate.
  * Methods here block (disk); call them on a worker thread.
  */
-public record Identity(String certPem, String keyPem, String caPem, long nodeId, String clusterId) {
+public record Identity(String certPem, String keyPem, String caPem, long nodeId, String clusterId)
+    implements io.zlayer.worker.agent.session.Credentials {
   public static final String CERT = "cert.pem";
   public static final String KEY = "key.pem";
   public static final String CA = "ca.pem";

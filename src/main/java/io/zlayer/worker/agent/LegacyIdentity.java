@@ -11,10 +11,11 @@ import java.util.Optional;
  * A legacy HTTP worker's credentials ({@code <identity_dir>/legacy.json}, mode 0600): its node
  * id, its {@code X-ZLayer-Internal-Token} and the pinned cluster CA. Blocking I/O.
  */
-record LegacyIdentity(long nodeId, String clusterId, String internalToken, String caPem) {
-  static final String FILE = "legacy.json";
+public record LegacyIdentity(long nodeId, String clusterId, String internalToken, String caPem)
+    implements io.zlayer.worker.agent.session.Credentials {
+  public static final String FILE = "legacy.json";
 
-  static Optional<LegacyIdentity> load(Path dir) throws IOException {
+  public static Optional<LegacyIdentity> load(Path dir) throws IOException {
     Path file = dir.resolve(FILE);
     if (!Files.exists(file)) {
       return Optional.empty();
@@ -24,7 +25,7 @@ record LegacyIdentity(long nodeId, String clusterId, String internalToken, Strin
         json.getString("internal_token"), json.getString("ca_pem")));
   }
 
-  void save(Path dir) throws IOException {
+  public void save(Path dir) throws IOException {
     SecureFiles.writePrivate(dir.resolve(FILE), new JsonObject().put("node_id", nodeId).put("cluster_id", clusterId)
         .put("internal_token", internalToken).put("ca_pem", caPem).encode());
   }

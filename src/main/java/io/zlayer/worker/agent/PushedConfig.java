@@ -61,7 +61,7 @@ final class PushedConfig {
       ctx.labels().clear();
       ctx.labels().putAll(labels);
     }
-    ctx.ttlBounds(new AgentContext.TtlBounds(min, max));
+    ctx.ttlBounds(new io.zlayer.worker.agent.session.TtlBounds(min, max));
     return "labels=" + ctx.labels() + ", ttl bounds " + Durations.format(min) + ".." + Durations.format(max);
   }
 

@@ -1,25 +1,23 @@
 package io.zlayer.worker.agent;
 
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.Deployable;
 import io.vertx.core.Vertx;
-import io.vertx.core.eventbus.DeliveryOptions;
-import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonObject;
 import io.zlayer.worker.bus.Addresses;
 import io.zlayer.worker.config.ExecutorKind;
-import io.zlayer.worker.config.Protocol;
 import io.zlayer.worker.config.WorkerOptions;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A running worker agent: deploys the executor, the three stream verticles and the session
- * (last, so the others hear it come up). {@link #exit()} completes when a Shutdown command asks
- * the process to end; {@link #stop} deregisters first when asked to (SIGTERM, Ctrl-C).
+ * A running worker agent: deploys the executor, the bridge and the session (last, so the others
+ * hear it come up). {@link #exit()} completes with the exit code when the process should end (a
+ * Shutdown command: 0; a refusal of the node's identity: {@code Session.EXIT_REFUSED});
+ * {@link #stop} deregisters first when asked to (SIGTERM, Ctrl-C).
  */
 public final class WorkerAgent {
   private static final Logger LOG = LoggerFactory.getLogger(WorkerAgent.class);
@@ -28,8 +26,7 @@ public final class WorkerAgent {
   private final Vertx vertx;
   private final AgentContext ctx;
   private final List<String> deployments = new ArrayList<>();
-  private final Promise<Integer> exit = Promise.promise();
-  private MessageConsumer<JsonObject> exitListener;
+  private SessionVerticle session;
 
   private WorkerAgent(Vertx vertx, AgentContext ctx) {
     this.vertx = vertx;
@@ -47,17 +44,17 @@ public final class WorkerAgent {
     return ctx;
   }
 
-  /** Completes with the exit code when a Shutdown command was applied. */
+  /** Renews the node certificate now; completes with the node id. */
+  public Future<Long> renewCertificate() {
+    return session.renewCertificate();
+  }
+
+  /** Completes with the exit code when the agent should end (see the class comment). */
   public Future<Integer> exit() {
-    return exit.future();
+    return ctx.exit();
   }
 
   private Future<Void> deploy() {
-    exitListener = vertx.eventBus().consumer(Addresses.WORKER_SESSION, msg -> {
-      if ("exit".equals(msg.body().getString("state"))) {
-        exit.tryComplete(0);
-      }
-    });
     List<Deployable> verticles = new ArrayList<>();
     if (ctx.options().executor() == ExecutorKind.PROCESS) {
       verticles.add(new ExecutorVerticle(ctx.options().dataDir()));
@@ -65,14 +62,8 @@ public final class WorkerAgent {
     if (ctx.options().bridgePort() >= 0) {
       verticles.add(new WorkerBridgeVerticle(ctx));
     }
-    if (ctx.options().protocol() == Protocol.HTTP) {
-      verticles.add(new LegacySessionVerticle(ctx));
-    } else {
-      verticles.add(new AssignmentWatchVerticle(ctx));
-      verticles.add(new StatusReportVerticle(ctx));
-      verticles.add(new CommandWatchVerticle(ctx));
-      verticles.add(new SessionVerticle(ctx));
-    }
+    session = new SessionVerticle(ctx);
+    verticles.add(session);
     Future<Void> chain = Future.succeededFuture();
     for (Deployable v : verticles) {
       chain = chain.compose(x -> vertx.deployVerticle(v).onSuccess(deployments::add).mapEmpty());
@@ -102,9 +93,8 @@ public final class WorkerAgent {
 
   /** Stops the agent; with {@code deregister}, leaves the cluster first (the identity is forgotten). */
   public Future<Void> stop(boolean deregister) {
-    Future<?> first = deregister
-        ? vertx.eventBus().request(Addresses.WORKER_SHUTDOWN, new JsonObject().put("reason", "worker stopped"),
-            new DeliveryOptions().setSendTimeout(DEREGISTER_WAIT_MS)).otherwiseEmpty()
+    Future<?> first = deregister && session != null
+        ? session.leave("worker stopped").timeout(DEREGISTER_WAIT_MS, TimeUnit.MILLISECONDS).otherwiseEmpty()
         : Future.succeededFuture();
     return first.compose(x -> {
       Future<Void> chain = Future.succeededFuture();
@@ -113,9 +103,6 @@ public final class WorkerAgent {
         chain = chain.eventually(() -> vertx.undeploy(id));
       }
       deployments.clear();
-      if (exitListener != null) {
-        exitListener.unregister();
-      }
       return chain.onComplete(ar -> LOG.info("worker agent stopped"));
     });
   }

@@ -15,7 +15,7 @@ import java.nio.file.Path;
  * loops): the fields are guarded by this object, and writes are chained so each one lands after
  * the previous and holds the latest values.
  */
-public final class WorkerState {
+public final class WorkerState implements io.zlayer.worker.agent.session.ResumeStore {
   public static final String FILE = "state.json";
 
   private final Vertx vertx;

@@ -64,18 +64,13 @@ public final class Addresses {
   // ---- worker: internal and bridge-visible ----
 
   /**
-   * Published by the session: {@code {state: "up", node_id, server, epoch}} when streams may open,
-   * {@code {state: "down", node_id, server, cause, epoch}} when they must close, {@code {state:
-   * "failed", server, cause}} when an attempt to connect or join failed, {@code {state: "exit"}}
-   * when a Shutdown command was applied.
+   * Published by the session: {@code {state: "up", node_id, server, epoch}} once the streams are
+   * open and the controller acked the first report, {@code {state: "down", node_id, server, cause,
+   * epoch}} when they closed, {@code {state: "failed", server, cause}} when an attempt to connect or
+   * join failed, {@code {state: "exit", node_id, cause?}} when the agent ends (a Shutdown command was
+   * applied; with {@code cause}: the controller refused the node for good, exit code {@code Session.EXIT_REFUSED}).
    */
   public static final String WORKER_SESSION = "zlayer.worker.session";
-  /** Worker-internal: {@code {stream, cause}} sent by a stream verticle whose stream failed; ends the session. */
-  public static final String WORKER_SESSION_FAILED = "zlayer.worker.session.failed";
-  /** Worker-internal: {@code {reason}}; the session deregisters and the agent exits 0. */
-  public static final String WORKER_SHUTDOWN = "zlayer.worker.shutdown";
-  /** Worker-internal: {@code {}}; renew the node certificate now (it is otherwise renewed at 2/3 of its lifetime). */
-  public static final String WORKER_RENEW_CERTIFICATE = "zlayer.worker.certificate.renew";
   /** Worker-internal: {@code {}}; ask the status verticle to report now (e.g. a command result is waiting). */
   public static final String WORKER_REPORT_NOW = "zlayer.worker.report.now";
   /** One assignment event: {@code {revision, kind: "set"|"delete"|"drain"|"undrain", service?, assignments?: [{role, indices}], spec?: {command, env}}}. */
@@ -95,7 +90,4 @@ public final class Addresses {
       "zlayer.worker.session", "zlayer.worker.assignments", "zlayer.worker.commands", "zlayer.worker.executor.snapshot");
   /** What local tools may send into the worker (besides replies to the messages they received). */
   public static final List<String> WORKER_BRIDGE_INBOUND = List.of("zlayer.worker.report.now");
-
-  /** Worker-internal: {@code {command_id, ok, message}} result of an applied command, reported with the next status. */
-  public static final String WORKER_COMMAND_RESULT = "zlayer.worker.command.result";
 }

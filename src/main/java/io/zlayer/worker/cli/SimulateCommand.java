@@ -100,15 +100,21 @@ final class SimulateCommand implements Callable<Integer> {
     ControllerOptions options = OperatorCommands.resolve(config);
     Duration timeout = dur("--connect-timeout", connectTimeout);
     Simulator.Settings d = Simulator.Settings.defaults(hosts, workers);
-    Simulator.Settings settings = new Simulator.Settings(hosts, workers, rampPerSec, dur("--duration", duration),
-        legacyFraction, assignments, dur("--report-interval", reportInterval), dur("--ingest-interval", ingestInterval),
-        dur("--ingest-duration", ingestDuration), dur("--expect-reconnect", expectReconnect),
-        timeout.isZero() ? d.connectTimeout() : timeout, registerWindow, connectWindow,
-        eventLoops > 0 ? eventLoops : 2 * Runtime.getRuntime().availableProcessors(),
-        dur("--progress-interval", progressInterval), System.err, warmup);
+    Simulator.Shape shape = new Simulator.Shape(hosts, workers, legacyFraction, rampPerSec, warmup, registerWindow,
+        connectWindow, eventLoops > 0 ? eventLoops : 2 * Runtime.getRuntime().availableProcessors(),
+        timeout.isZero() ? d.shape().connectTimeout() : timeout);
+    Simulator.Phases phases = new Simulator.Phases(dur("--duration", duration), assignments,
+        dur("--report-interval", reportInterval), dur("--ingest-interval", ingestInterval),
+        dur("--ingest-duration", ingestDuration), dur("--expect-reconnect", expectReconnect));
+    Simulator.Settings settings = new Simulator.Settings(shape, phases, dur("--progress-interval", progressInterval),
+        System.err);
     SimulationReport report;
     try (OperatorBridge bridge = OperatorCommands.openBridge(options)) {
-      Simulator simulator = new Simulator(settings, bridge::request);
+      String adminToken = java.nio.file.Files.readString(
+          options.dataDir().resolve(io.zlayer.worker.controller.ControllerNode.ADMIN_TOKEN_FILE)).trim();
+      io.zlayer.worker.config.HostPort op = options.operatorHttpAddr();
+      Simulator simulator = new Simulator(settings, bridge::request).withMetrics(
+          op.host().equals("0.0.0.0") ? new io.zlayer.worker.config.HostPort("127.0.0.1", op.port()) : op, adminToken);
       report = (cryptoBaseline ? simulator.withCryptoBaseline() : simulator).run();
     }
     PrintWriter out = spec.commandLine().getOut();

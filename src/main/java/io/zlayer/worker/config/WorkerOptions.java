@@ -65,7 +65,12 @@ public record WorkerOptions(
     Protocol protocol = Values.enumValue(json, "protocol", Protocol.class, Protocol.GRPC);
     ExecutorKind executor = Values.enumValue(json, "executor", ExecutorKind.class, ExecutorKind.PROCESS);
     int bridgePort = (int) Values.integer(json, "bridge_port", -1, 65535, DEFAULT_BRIDGE_PORT,
-        "a port number (0-65535, 0 = ephemeral) or -1 to disable");
+        "a port number (1-65535) or -1 to disable");
+    if (bridgePort == 0) {
+      // Local tools find the bridge by this key: an ephemeral port could never be found.
+      throw new ConfigException("bridge_port: 0 (an ephemeral port) cannot be used: local tools find the worker's "
+          + "bridge by this number; choose a port (1-65535) or -1 to disable the bridge");
+    }
     String apiAddr = Values.string(json, "api_addr", "").trim();
     return new WorkerOptions(servers, tokenFile, identityDir, dataDir, labels, heartbeat, protocol, executor,
         bridgePort, apiAddr);

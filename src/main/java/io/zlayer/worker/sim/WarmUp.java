@@ -2,13 +2,13 @@ package io.zlayer.worker.sim;
 
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
+import io.zlayer.worker.agent.session.KeyMaterial;
 import io.zlayer.worker.bus.Addresses;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
@@ -19,10 +19,10 @@ import java.util.function.Supplier;
  * then collects them, so they count in no figure.
  */
 final class WarmUp {
-  private final Simulator.Fleet fleet;
-  private final List<Simulator.FleetVerticle> loops;
-  private final Simulator owner;
+  private final Fleet fleet;
+  private final List<FleetLoop> loops;
   private final PrintStream progress;
+  private final int registerWindow;
 
   /** Pace of the warm-up's registrations (see {@link #run}): about a quarter of the box's storm rate. */
   private static final int PACE_PER_SEC = 300;
@@ -40,28 +40,19 @@ final class WarmUp {
   private final Supplier<Future<JsonObject>> controllerMetrics;
   private final Simulator.Operator operator;
 
-  WarmUp(Simulator.Fleet main, List<Simulator.FleetVerticle> loops, Simulator owner, Simulator.Operator operator,
-         PrintStream progress, Supplier<Future<JsonObject>> controllerMetrics) {
+  WarmUp(Simulator.Run run, Supplier<Future<JsonObject>> controllerMetrics) {
     this.controllerMetrics = controllerMetrics;
-    this.operator = operator;
-    this.fleet = new Simulator.Fleet();
-    this.fleet.token = main.token;
-    this.fleet.laneTokens.addAll(main.laneTokens);
-    this.fleet.caPem = main.caPem;
-    this.fleet.servers = main.servers;
-    this.fleet.connectPermits = new Semaphore(0);
-    this.fleet.holdConnects = true; // registration only: they never connect
-    this.fleet.log = progress;
-    this.fleet.owner = owner;
-    this.loops = loops;
-    this.owner = owner;
-    this.progress = progress;
+    this.operator = run.operator();
+    this.fleet = run.fleet().sibling(); // registration only: its nodes never connect
+    this.loops = run.loops();
+    this.progress = run.progress().out;
+    this.registerWindow = run.settings().shape().registerWindow();
   }
 
   /**
    * Registers throwaway workers at {@link #PACE_PER_SEC} (the operator deregistering them as they
    * come) until neither JVM has compiled for {@link #PACED_QUIET_SECONDS} seconds in a row (at
-   * least {@link #MIN_PACED} of them, at most all of {@code keyPems} but the burst), then a burst
+   * least {@link #MIN_PACED} of them, at most all of {@code keys} but the burst), then a burst
    * of up to {@link #MAX_BURST} at full speed for the storm's own paths; the operator then
    * collects them all, and this waits for both JITs to go quiet. Bounded by {@code timeout}.
    *
@@ -74,16 +65,16 @@ final class WarmUp {
    * and C2 compiled them, for seconds of CPU, during the measured storm. At a steady pace the
    * compiler has CPU to spare and keeps up.
    */
-  void run(String[] keyPems, byte[][] csrs, int registerWindow, Duration timeout) throws Exception {
-    int n = keyPems.length;
+  void run(KeyMaterial[] keys, Duration timeout) throws Exception {
+    int n = keys.length;
     long t0 = System.nanoTime();
     long deadline = t0 + timeout.toNanos();
     fleet.grpcTarget = n;
-    List<SimWorker> workers = new ArrayList<>(n);
+    List<SimNode> workers = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {
-      workers.add(new SimWorker(fleet, i, loops.get(i % loops.size()).ctx, keyPems[i], csrs[i]));
+      workers.add(new SimNode(fleet, i, loops.get(i % loops.size()), keys[i], false));
     }
-    java.util.Queue<SimWorker> justRegistered = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    java.util.Queue<SimNode> justRegistered = new java.util.concurrent.ConcurrentLinkedQueue<>();
     fleet.registeredQueue = justRegistered;
     fleet.registerPermits.release(registerWindow);
     int burst = n >= 10 * MAX_BURST ? MAX_BURST : n / 10;
@@ -98,10 +89,10 @@ final class WarmUp {
         && (jit.quietSeconds < PACED_QUIET_SECONDS || started < Math.min(paced, MIN_PACED))) {
       long now = System.nanoTime();
       if (now >= nextStart && fleet.registerPermits.tryAcquire()) {
-        owner.startRegistration(workers.get(started++));
+        workers.get(started++).register();
         nextStart = Math.max(nextStart + period, now); // after a stall: the pace, not a catch-up burst
       }
-      SimWorker done = justRegistered.poll();
+      SimNode done = justRegistered.poll();
       if (done != null) {
         deregistered += deregister(done);
       } else {
@@ -120,21 +111,19 @@ final class WarmUp {
       if (!fleet.registerPermits.tryAcquire(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
         break;
       }
-      owner.startRegistration(workers.get(started));
+      workers.get(started).register();
     }
     while (fleet.registered.get() < started && System.nanoTime() < deadline) {
       Thread.sleep(20); // the last registrations
     }
     // Stragglers (a registration still retrying) must not register during the measured storm:
     // stop them all, then wait until no registration is in flight (each gives its permit back).
-    for (SimWorker w : workers.subList(0, started)) {
-      w.context().runOnContext(v -> w.stop());
-    }
+    workers.subList(0, started).forEach(SimNode::stop);
     while (fleet.registerPermits.availablePermits() < registerWindow && System.nanoTime() < deadline) {
       Thread.sleep(20); // bounded poll of in-process counters
     }
     fleet.registeredQueue = null;
-    for (SimWorker w = justRegistered.poll(); w != null; w = justRegistered.poll()) {
+    for (SimNode w = justRegistered.poll(); w != null; w = justRegistered.poll()) {
       deregistered += deregister(w);
     }
     double registerSecs = (System.nanoTime() - t0) / 1e9;
@@ -147,7 +136,7 @@ final class WarmUp {
         started - pacedDone, registerSecs, deregistered, collected, quietAfter);
   }
 
-  private int deregister(SimWorker w) throws Exception {
+  private int deregister(SimNode w) throws Exception {
     try {
       operator.request(Addresses.OPERATOR_DEREGISTER,
           new JsonObject().put("node_id", w.nodeId()).put("reason", "simulator warm-up"));

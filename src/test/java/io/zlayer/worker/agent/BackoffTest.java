@@ -24,9 +24,9 @@ class BackoffTest {
 
   @Test
   void reportIntervalLeavesAMarginBeforeTheTtl() {
-    assertEquals(7_500, StatusReportVerticle.intervalMillis(10));
-    assertEquals(195_000, StatusReportVerticle.intervalMillis(200));
-    assertEquals(1_000, StatusReportVerticle.intervalMillis(2));
-    assertEquals(500, StatusReportVerticle.intervalMillis(1));
+    assertEquals(7_500, io.zlayer.worker.agent.session.TtlBounds.intervalMillis(10));
+    assertEquals(195_000, io.zlayer.worker.agent.session.TtlBounds.intervalMillis(200));
+    assertEquals(1_000, io.zlayer.worker.agent.session.TtlBounds.intervalMillis(2));
+    assertEquals(500, io.zlayer.worker.agent.session.TtlBounds.intervalMillis(1));
   }
 }

@@ -10,6 +10,6 @@ public final class SessionVerticleProbe {
   public static double renewAtFraction(X509Certificate cert) {
     double from = cert.getNotBefore().getTime();
     double to = cert.getNotAfter().getTime();
-    return (SessionVerticle.renewAt(cert).toEpochMilli() - from) / (to - from);
+    return (io.zlayer.worker.agent.session.Session.renewAt(cert).toEpochMilli() - from) / (to - from);
   }
 }

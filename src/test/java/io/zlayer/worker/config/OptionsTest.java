@@ -121,6 +121,8 @@ class OptionsTest {
     assertTrue(ephemeral.startsWith("bridge_port: ") && ephemeral.contains("0 = ephemeral is not allowed"), ephemeral);
     assertTrue(workerError(worker().put("bridge_port", -2)).startsWith("bridge_port: "));
     assertEquals(-1, WorkerOptions.fromJson(worker().put("bridge_port", -1)).bridgePort());
+    String workerEphemeral = workerError(worker().put("bridge_port", 0));
+    assertTrue(workerEphemeral.startsWith("bridge_port: 0") && workerEphemeral.contains("-1 to disable"), workerEphemeral);
     assertTrue(workerError(worker().put("protocol", "udp")).startsWith("protocol: expected one of grpc, http"));
     assertTrue(workerError(worker().put("executor", 1)).startsWith("executor: "));
     assertTrue(workerError(worker().put("data_dir", new JsonArray())).startsWith("data_dir: "));

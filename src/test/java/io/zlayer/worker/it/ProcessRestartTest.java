@@ -239,6 +239,7 @@ class ProcessRestartTest {
     assertEquals("deregistered", cliNode(controller, nodeId).getString("state"));
     // The worker stopped its replica on the way out.
     assertEquals(List.of(), pgrep(marker), "the worker stopped svc/0 before exiting");
+    assertNoErrorLogged("worker");
   }
 
   @Test
@@ -255,5 +256,13 @@ class ProcessRestartTest {
     assertEquals(1, after.size(), pretty(after));
     assertTrue(!java.nio.file.Files.exists(worker.dataDir.resolve("identity").resolve("cert.pem")),
         "the identity is forgotten: joining again needs a new token");
+    assertNoErrorLogged("worker");
+  }
+
+  /** A clean stop logs no ERROR (Netty's "ConnectionBase - <missing-log-message>" was one). */
+  private void assertNoErrorLogged(String child) throws java.io.IOException {
+    List<String> errors = java.nio.file.Files.readAllLines(procs.lastLog(child)).stream()
+        .filter(line -> line.contains(" ERROR ")).toList();
+    assertEquals(List.of(), errors, "a clean stop logs no ERROR");
   }
 }

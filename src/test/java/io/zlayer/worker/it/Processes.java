@@ -159,6 +159,16 @@ public final class Processes implements AutoCloseable {
     return p;
   }
 
+  /** The log of the most recent child started with {@code name}. */
+  public Path lastLog(String name) {
+    for (int i = logs.size() - 1; i >= 0; i--) {
+      if (logs.get(i).getFileName().toString().startsWith(name + "-")) {
+        return logs.get(i);
+      }
+    }
+    throw new IllegalStateException("no " + name + " was started");
+  }
+
   public Process controller(ControllerConfig config) throws IOException {
     return daemon("controller", "controller", "-c", config.file.toString());
   }

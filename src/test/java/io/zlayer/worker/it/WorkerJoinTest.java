@@ -129,7 +129,7 @@ class WorkerJoinTest {
     String oldSha = controller.controlPlane().nodes().get(nodeId).orElseThrow().certSha256();
 
     Future<JsonObject> upAgain = sessionEvent(vertx, "up");
-    await(vertx.eventBus().request(Addresses.WORKER_RENEW_CERTIFICATE, new JsonObject()));
+    assertEquals(nodeId, await(agent.renewCertificate()));
     assertEquals(nodeId, await(upAgain).getLong("node_id"), "reconnected as the same node");
     String after = Files.readString(options.identityDir().resolve(Identity.CERT));
     assertFalse(before.equals(after), "a new certificate was saved");

@@ -1,0 +1,68 @@
+package io.zlayer.worker.sim;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.zlayer.worker.bus.Addresses;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Assignments written through the operator bridge to random connected nodes, each timed from
+ * the write to its receipt by the node's session (gRPC stream or woken legacy poll).
+ */
+final class AssignPhase {
+  /** Delivery counts and write-to-receipt latencies, gRPC and legacy apart. */
+  record Result(int assignmentsSent, int assignmentsDelivered, double assignmentP50Ms, double assignmentP99Ms,
+                double assignmentMaxMs, int legacyAssignmentsSent, int legacyAssignmentsDelivered,
+                double legacyWakeP50Ms, double legacyWakeP99Ms) {
+    static final Result NONE = new Result(0, 0, Double.NaN, Double.NaN, Double.NaN, 0, 0, Double.NaN, Double.NaN);
+  }
+
+  private static final Duration DELIVERY_WAIT = Duration.ofSeconds(30);
+
+  private AssignPhase() {
+  }
+
+  static Result run(Simulator.Run run, int assignments) throws InterruptedException {
+    if (assignments <= 0) {
+      return Result.NONE;
+    }
+    Fleet fleet = run.fleet();
+    Progress progress = run.progress();
+    progress.phase = "assign";
+    List<SimNode> targets = run.nodes().stream().filter(w -> w.nodeId() > 0).toList();
+    if (targets.isEmpty()) {
+      throw new IllegalStateException("no registered worker to assign to");
+    }
+    int grpcSent = 0;
+    int legacySent = 0;
+    for (int k = 0; k < assignments; k++) {
+      SimNode target = targets.get(ThreadLocalRandom.current().nextInt(targets.size()));
+      String service = "sim-a" + k;
+      fleet.pending.put(service, new long[] {System.nanoTime(), target.legacy ? 1 : 0});
+      try {
+        run.operator().request(Addresses.OPERATOR_ASSIGN, new JsonObject().put("node_id", target.nodeId())
+            .put("service", service).put("role", "default").put("indices", new JsonArray().add(0))
+            .put("command", "true").put("env", new JsonObject()));
+      } catch (Exception e) {
+        fleet.pending.remove(service);
+        fleet.otherErrors.increment();
+        fleet.noteError("assign", e);
+        continue;
+      }
+      if (target.legacy) {
+        legacySent++;
+      } else {
+        grpcSent++;
+      }
+      progress.maybe();
+    }
+    progress.waitFor(fleet.pending::isEmpty, DELIVERY_WAIT);
+    progress.out.printf("sim: assignments delivered %d/%d (gRPC), %d/%d (legacy)%n", fleet.grpcLatency.count(),
+        grpcSent, fleet.legacyLatency.count(), legacySent);
+    return new Result(grpcSent, fleet.grpcLatency.count(), fleet.grpcLatency.percentileMillis(50),
+        fleet.grpcLatency.percentileMillis(99), fleet.grpcLatency.maxMillis(), legacySent,
+        fleet.legacyLatency.count(), fleet.legacyLatency.percentileMillis(50), fleet.legacyLatency.percentileMillis(99));
+  }
+}

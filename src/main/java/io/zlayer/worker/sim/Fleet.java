@@ -1,0 +1,203 @@
+package io.zlayer.worker.sim;
+
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.zlayer.worker.agent.session.JoinTicket;
+import io.zlayer.worker.agent.session.Throttle;
+import io.zlayer.worker.config.HostPort;
+import java.io.PrintStream;
+import java.util.List;
+import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * What the simulated nodes share, touched from every event loop: the tokens and pinned CA, the
+ * registration and connection windows, and the counters the phases read.
+ */
+final class Fleet {
+  /** Retry pace of a node waiting for a window's permit. */
+  private static final int PERMIT_RETRY_MIN_MS = 20;
+  private static final int PERMIT_RETRY_SPREAD_MS = 30;
+
+  volatile String token;
+  /** One token per registration lane: a multi-use token is redeemed by compare-and-set on its record,
+   * so concurrent registrations through one token conflict (see BENCHMARKS.md); a lane's are sequential. */
+  final Queue<String> laneTokens = new ConcurrentLinkedQueue<>();
+  volatile String clusterId;
+  volatile String caPem;
+  List<HostPort> servers;
+  int grpcTarget;
+  int legacyTarget;
+  final Semaphore registerPermits = new Semaphore(0);
+  Semaphore connectPermits = new Semaphore(0);
+  final LongAdder registerErrors = new LongAdder();
+  final LongAdder connectFailures = new LongAdder();
+  final LongAdder streamDrops = new LongAdder();
+  final LongAdder otherErrors = new LongAdder();
+  final LongAdder reconnectDrops = new LongAdder();
+  final LongAdder reconnectConnectFailures = new LongAdder();
+  final LongAdder acks = new LongAdder();
+  final LongAdder reportsSent = new LongAdder();
+  final LongAdder commandsReceived = new LongAdder();
+  final AtomicInteger registered = new AtomicInteger();
+  final AtomicInteger connected = new AtomicInteger();
+  final AtomicInteger legacyConnected = new AtomicInteger();
+  final AtomicInteger maxConnected = new AtomicInteger();
+  final AtomicLong lastRegisteredNanos = new AtomicLong();
+  final AtomicLong allConnectedNanos = new AtomicLong();
+  volatile boolean expectingDrops;
+  volatile boolean closing;
+  final AtomicLong dropEpochMs = new AtomicLong();
+  final AtomicLong allBackEpochMs = new AtomicLong();
+  volatile long forcedIntervalMs;
+  final Map<String, long[]> pending = new ConcurrentHashMap<>(); // service -> {sentNanos, legacy?1:0}
+  final LatencyRecorder grpcLatency = new LatencyRecorder();
+  final LatencyRecorder legacyLatency = new LatencyRecorder();
+  private final AtomicInteger errorsPrinted = new AtomicInteger();
+  final PrintStream log;
+  /** When set (the warm-up), every newly registered node is also queued here. */
+  volatile Queue<SimNode> registeredQueue;
+
+  Fleet(PrintStream log) {
+    this.log = log;
+  }
+
+  /** A fleet for throwaway registrations sharing this one's tokens and CA. */
+  Fleet sibling() {
+    Fleet f = new Fleet(log);
+    f.token = token;
+    f.laneTokens.addAll(laneTokens);
+    f.clusterId = clusterId;
+    f.caPem = caPem;
+    f.servers = servers;
+    return f;
+  }
+
+  void noteError(String what, Throwable e) {
+    if (errorsPrinted.incrementAndGet() <= 10) {
+      log.println("sim: " + what + " failed: " + Simulator.describe(e));
+    }
+  }
+
+  /**
+   * A registration ticket: a lane's token when one is free (else the shared one), and the
+   * registration window's permit, both given back when the attempt ends. {@code held}: the caller
+   * took the permit already.
+   */
+  Future<JoinTicket> ticket(Vertx vertx, boolean held) {
+    Promise<Void> permit = Promise.promise();
+    if (held) {
+      permit.complete();
+    } else {
+      acquire(vertx, registerPermits, permit);
+    }
+    return permit.future().map(v -> {
+      String lane = laneTokens.poll();
+      return new JoinTicket(lane == null ? token : lane, clusterId, caPem, () -> {
+        if (lane != null) {
+          laneTokens.add(lane);
+        }
+        registerPermits.release();
+      });
+    });
+  }
+
+  /** The connection window as the sessions' throttle. */
+  Throttle connectWindow(Vertx vertx) {
+    return new Throttle() {
+      @Override
+      public Future<Void> acquire() {
+        Promise<Void> permit = Promise.promise();
+        Fleet.acquire(vertx, connectPermits, permit);
+        return permit.future();
+      }
+
+      @Override
+      public void release() {
+        connectPermits.release();
+      }
+    };
+  }
+
+  /** Takes a permit without blocking the event loop: polls again shortly while none is free. */
+  private static void acquire(Vertx vertx, Semaphore permits, Promise<Void> permit) {
+    if (permits.tryAcquire()) {
+      permit.complete();
+    } else {
+      vertx.setTimer(PERMIT_RETRY_MIN_MS + ThreadLocalRandom.current().nextInt(PERMIT_RETRY_SPREAD_MS),
+          t -> acquire(vertx, permits, permit));
+    }
+  }
+
+  void registered(SimNode node) {
+    registered.incrementAndGet();
+    lastRegisteredNanos.set(System.nanoTime());
+    Queue<SimNode> queue = registeredQueue;
+    if (queue != null) {
+      queue.add(node);
+    }
+  }
+
+  void connected(SimNode node) {
+    int now = connected.incrementAndGet();
+    if (node.legacy) {
+      legacyConnected.incrementAndGet();
+    }
+    maxConnected.accumulateAndGet(now, Math::max);
+    if (now >= grpcTarget + legacyTarget) {
+      allConnectedNanos.compareAndSet(0, System.nanoTime());
+      if (dropEpochMs.get() != 0) {
+        allBackEpochMs.compareAndSet(0, System.currentTimeMillis());
+      }
+    }
+  }
+
+  void dropped(SimNode node, Throwable cause) {
+    connected.decrementAndGet();
+    if (node.legacy) {
+      legacyConnected.decrementAndGet();
+    }
+    if (closing) {
+      return;
+    }
+    if (expectingDrops) {
+      reconnectDrops.increment();
+      dropEpochMs.compareAndSet(0, System.currentTimeMillis());
+    } else {
+      streamDrops.increment();
+      noteError((node.legacy ? "legacy " : "") + "session (dropped)", cause);
+    }
+  }
+
+  void connectFailed(SimNode node, Throwable cause) {
+    if (closing) {
+      return;
+    }
+    if (expectingDrops) {
+      reconnectConnectFailures.increment();
+    } else {
+      connectFailures.increment();
+      noteError((node.legacy ? "legacy " : "") + "connect", cause);
+    }
+  }
+
+  void received(String service) {
+    long[] sent = pending.remove(service);
+    if (sent != null) {
+      long latency = System.nanoTime() - sent[0];
+      (sent[1] == 1 ? legacyLatency : grpcLatency).record(latency);
+    }
+  }
+
+  long errors() {
+    return registerErrors.sum() + connectFailures.sum() + streamDrops.sum() + otherErrors.sum();
+  }
+}
