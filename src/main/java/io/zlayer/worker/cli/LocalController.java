@@ -12,7 +12,7 @@ import java.util.Optional;
  * Where the operator tools find the controller this user started last, when they are run from
  * another directory than the controller (no {@code -c}, no {@code conf/controller.yaml} here):
  * {@code ~/.zlayer/controller.json} (or {@code $ZLAYER_STATE_DIR/controller.json}) holds its
- * absolute {@code data_dir} and {@code bridge_port}, nothing secret (the admin token stays in the
+ * absolute {@code data_dir}, {@code bridge_port} and {@code operator_http_addr}, nothing secret (the admin token stays in the
  * data dir, mode 0600). Written by {@code controller} and {@code dev} once started, removed on a
  * clean stop.
  */
@@ -34,6 +34,7 @@ final class LocalController {
       JsonObject json = new JsonObject()
           .put("data_dir", options.dataDir().toAbsolutePath().normalize().toString())
           .put("bridge_port", options.bridgePort())
+          .put("operator_http_addr", options.operatorHttpAddr().toString())
           .put("pid", ProcessHandle.current().pid());
       SecureFiles.writePrivate(file(), json.encodePrettily() + "\n");
     } catch (IOException | RuntimeException e) {
@@ -55,9 +56,14 @@ final class LocalController {
 
   /** The recorded controller's options (data_dir and bridge_port), if a record exists. */
   static Optional<ControllerOptions> recorded() {
-    return read().map(json -> ControllerOptions.fromJson(new JsonObject()
-        .put("data_dir", json.getString("data_dir"))
-        .put("bridge_port", json.getInteger("bridge_port"))));
+    return read().map(json -> {
+      JsonObject options = new JsonObject().put("data_dir", json.getString("data_dir"))
+          .put("bridge_port", json.getInteger("bridge_port"));
+      if (json.getString("operator_http_addr") != null) {
+        options.put("operator_http_addr", json.getString("operator_http_addr"));
+      }
+      return ControllerOptions.fromJson(options);
+    });
   }
 
   private static Optional<JsonObject> read() {

@@ -52,7 +52,11 @@ class RefusedNodeTest {
   }
 
   private void operator(Vertx vertx, String address, long nodeId) throws Exception {
-    await(vertx.eventBus().request(address, new JsonObject().put("node_id", nodeId).put("reason", "test")));
+    JsonObject body = new JsonObject().put("node_id", nodeId);
+    if (Addresses.OPERATOR_DEREGISTER.equals(address)) {
+      body.put("reason", "test");
+    }
+    await(vertx.eventBus().request(address, body));
   }
 
   @Test

@@ -195,6 +195,9 @@ public final class LegacyApi {
 
   private void failed(RoutingContext rc) {
     Throwable failure = rc.failure();
+    if (failure instanceof io.vertx.core.http.HttpClosedException || rc.response().closed()) {
+      return; // the peer went away mid-request (or was cut by a timeout): nobody to answer, nothing to log
+    }
     if (failure != null && !(failure instanceof ControlPlaneException) && rc.statusCode() == 413) {
       error(rc, 413, "body larger than " + MAX_BODY_BYTES + " bytes");
     } else if (failure != null) {
