@@ -3,13 +3,10 @@ package io.zlayer.worker.store;
 import io.vertx.core.Context;
 import io.vertx.core.Handler;
 import java.util.List;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /** A registered watch of {@link EmbeddedStore}: delivers batches of events on the watcher's context. */
 final class StoreWatcher implements Watch {
 
-  private static final Logger log = LoggerFactory.getLogger(StoreWatcher.class);
 
   final String prefix;
   private final Context context;
@@ -33,18 +30,7 @@ final class StoreWatcher implements Watch {
    * already queued when cancel() is called are dropped.
    */
   void deliver(List<WatchEvent> events) {
-    context.runOnContext(v -> {
-      for (WatchEvent e : events) {
-        if (cancelled) {
-          return;
-        }
-        try {
-          handler.handle(e);
-        } catch (RuntimeException ex) {
-          log.error("watch handler for prefix '{}' failed on {}", prefix, e, ex);
-        }
-      }
-    });
+    WatchDelivery.deliver(context, events, () -> cancelled, prefix, handler);
   }
 
   @Override

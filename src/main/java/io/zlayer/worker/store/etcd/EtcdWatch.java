@@ -5,14 +5,12 @@ import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.Promise;
 import io.zlayer.worker.store.Watch;
+import io.zlayer.worker.store.WatchDelivery;
 import io.zlayer.worker.store.WatchEvent;
 import java.util.List;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /** One watch of {@link EtcdWatchHub}: its prefix, the revision of its last delivered event, its caller's context. */
 final class EtcdWatch implements Watch {
-  private static final Logger log = LoggerFactory.getLogger(EtcdWatch.class);
 
   private final EtcdWatchHub hub;
   final String prefix;
@@ -35,18 +33,7 @@ final class EtcdWatch implements Watch {
 
   /** runOnContext is FIFO per context, so the handler sees events in revision order. */
   void deliver(List<WatchEvent> events) {
-    context.runOnContext(v -> {
-      for (WatchEvent e : events) {
-        if (cancelled) {
-          return;
-        }
-        try {
-          handler.handle(e);
-        } catch (RuntimeException ex) {
-          log.error("watch handler for prefix '{}' failed on {}", prefix, e, ex);
-        }
-      }
-    });
+    WatchDelivery.deliver(context, events, () -> cancelled, prefix, handler);
   }
 
   @Override
