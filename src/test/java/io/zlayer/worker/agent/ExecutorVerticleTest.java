@@ -290,6 +290,12 @@ class ExecutorVerticleTest {
     long pid = containers(awaitSnapshot("svc/0 running", snap -> allRunning(snap, "svc", 1)), "svc").get(0).getLong("pid");
     long ticks = ProcessControl.startTicks(pid);
     assertTrue(ticks > 0, "/proc gives the start time of " + pid);
+    if (Files.isExecutable(Path.of("/usr/bin/setsid"))) {
+      // /proc/<pid>/stat field 6 is the session: a session of its own, so a Ctrl-C to the agent's group misses it
+      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+      long session = Long.parseLong(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[3]);
+      assertEquals(pid, session, "the replica leads its own session");
+    }
 
     first.keepWorkloadsOnStop(true); // an agent restart, not a leave
     await(vertx.undeploy(id));
