@@ -84,13 +84,6 @@ public final class ExecutorVerticle extends VerticleBase {
     this.drainGrace = timing.stopGrace();
   }
 
-  /** A process of a previous run that still runs, found by pid and {@code /proc} start time. */
-  private record Adopted(ExecutorState.RecordedProcess recorded, ProcessHandle handle) {
-  }
-
-  private record Loaded(ExecutorState state, List<Adopted> adopted) {
-  }
-
   /**
    * With {@code true}, stop() leaves the replicas running (an agent restart or upgrade: the next
    * run adopts them); the default stops them. Set before undeploying.
@@ -101,29 +94,7 @@ public final class ExecutorVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    return vertx.executeBlocking(() -> {
-      ExecutorState loaded;
-      try {
-        loaded = ExecutorState.load(stateFile);
-      } catch (Exception e) {
-        LOG.error("executor: cannot read {} ({}); starting with no assignments", stateFile, e.toString());
-        loaded = ExecutorState.empty();
-      }
-      List<Adopted> adopted = new ArrayList<>();
-      List<ExecutorState.RecordedProcess> unchecked = new ArrayList<>();
-      for (ExecutorState.RecordedProcess rp : loaded.processes()) {
-        if (rp.startTicks() <= 0) {
-          unchecked.add(rp); // written by a version without /proc start times: cannot be adopted safely
-        } else {
-          ProcessControl.adopt(rp.pid(), rp.startTicks()).ifPresent(h -> adopted.add(new Adopted(rp, h)));
-        }
-      }
-      int killed = ProcessControl.killOrphans(unchecked, timing.stopGrace());
-      if (killed > 0) {
-        LOG.warn("executor: stopped {} orphan process(es) of a previous worker run", killed);
-      }
-      return new Loaded(loaded, adopted);
-    }, true).compose(result -> {
+    return vertx.executeBlocking(() -> PreviousRun.recover(stateFile, timing.stopGrace()), true).compose(result -> {
       ExecutorState loaded = result.state();
       draining = loaded.draining();
       appliedRevision = loaded.appliedRevision();
@@ -312,7 +283,7 @@ public final class ExecutorVerticle extends VerticleBase {
    * Takes over a process of a previous run as the replica it was recorded for, unwanted until a
    * desired service claims it ({@link #applyService}). Its exit is watched like a child's.
    */
-  private void adopt(Adopted a) {
+  private void adopt(PreviousRun.Adopted a) {
     ExecutorState.RecordedProcess rp = a.recorded();
     Replica.Key key = new Replica.Key(rp.service(), rp.role(), rp.replica());
     if (replicas.containsKey(key)) {
