@@ -16,6 +16,7 @@ public final class AgentContext {
   private volatile TtlBounds ttlBounds;
   private volatile long nodeId;
   private final io.vertx.core.Promise<Integer> exit = io.vertx.core.Promise.promise();
+  private volatile boolean keepWorkloadsOnExit;
 
   public AgentContext(WorkerOptions options, WorkerState state) {
     this.options = options;
@@ -52,6 +53,17 @@ public final class AgentContext {
 
   void exit(int code) {
     exit.tryComplete(code);
+  }
+
+  /** Ends the agent with {@code code}, leaving its workloads running (the node is still registered). */
+  void exitKeepingWorkloads(int code) {
+    keepWorkloadsOnExit = true;
+    exit.tryComplete(code);
+  }
+
+  /** Whether the agent ended itself in a way that keeps its workloads running (see {@link #exitKeepingWorkloads}). */
+  public boolean keepWorkloadsOnExit() {
+    return keepWorkloadsOnExit;
   }
 
   public long nodeId() {

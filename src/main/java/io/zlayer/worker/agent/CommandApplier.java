@@ -6,6 +6,7 @@ import io.zlayer.worker.bus.Addresses;
 import io.zlayer.worker.bus.Events;
 import io.zlayer.worker.proto.CommandEvent;
 import io.zlayer.worker.proto.CommandResult;
+import java.nio.file.Path;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -41,7 +42,13 @@ final class CommandApplier {
       case PUSH_CONFIG -> {
         String version = "config version " + command.getPushConfig().getVersion();
         try {
-          outcome = version + " applied: " + PushedConfig.apply(ctx, command.getPushConfig().getYaml());
+          String yaml = command.getPushConfig().getYaml();
+          outcome = version + " applied: " + PushedConfig.apply(ctx, yaml);
+          Path dataDir = ctx.options().dataDir();
+          vertx.executeBlocking(() -> {
+            PushedConfig.remember(dataDir, yaml);
+            return null;
+          }).onFailure(e -> LOG.warn("cannot store the pushed config in {}: {}; it is lost on restart", dataDir, e.toString()));
         } catch (IllegalArgumentException e) {
           ok = false;
           outcome = version + " refused: " + e.getMessage();

@@ -16,7 +16,7 @@ import java.util.TreeSet;
 /**
  * What the executor remembers across worker runs, in {@code <data_dir>/executor.json}:
  * {@code {draining, services: {name: {assignments: [{role, indices}], spec: {command, env}}},
- * processes: [{service, role, replica, pid, start_millis}]}}. Immutable; built and read on the
+ * processes: [{service, role, replica, pid, start_millis, start_ticks, spec}]}}. Immutable; built and read on the
  * verticle's context, written and read from disk on worker threads.
  */
 record ExecutorState(boolean draining, Map<String, Service> services, List<RecordedProcess> processes,
@@ -80,16 +80,24 @@ record ExecutorState(boolean draining, Map<String, Service> services, List<Recor
     }
   }
 
-  /** A process started by a previous run, identified by pid and its start instant (pid reuse guard). */
-  record RecordedProcess(String service, String role, int replica, long pid, long startMillis) {
+  /**
+   * A process started by a run, identified by pid and its {@code /proc} start time in clock ticks
+   * (the pid reuse guard; 0 when written by a version that recorded only {@code startMillis}),
+   * with the spec it runs ({@code null} when not recorded).
+   */
+  record RecordedProcess(String service, String role, int replica, long pid, long startMillis, long startTicks,
+                         Spec spec) {
     static RecordedProcess fromJson(JsonObject j) {
+      JsonObject spec = j.getJsonObject("spec");
       return new RecordedProcess(j.getString("service", ""), j.getString("role", ""), j.getInteger("replica", 0),
-          j.getLong("pid", 0L), j.getLong("start_millis", 0L));
+          j.getLong("pid", 0L), j.getLong("start_millis", 0L), j.getLong("start_ticks", 0L),
+          spec == null ? null : Spec.fromJson(spec));
     }
 
     JsonObject toJson() {
-      return new JsonObject().put("service", service).put("role", role).put("replica", replica)
-          .put("pid", pid).put("start_millis", startMillis);
+      JsonObject j = new JsonObject().put("service", service).put("role", role).put("replica", replica)
+          .put("pid", pid).put("start_millis", startMillis).put("start_ticks", startTicks);
+      return spec == null ? j : j.put("spec", spec.toJson());
     }
   }
 

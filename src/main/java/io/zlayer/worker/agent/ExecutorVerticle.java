@@ -29,8 +29,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Consumes {@link Addresses#WORKER_ASSIGNMENTS} and {@link Addresses#WORKER_EXECUTOR_DRAIN};
  * answers {@link Addresses#WORKER_EXECUTOR_SNAPSHOT}. The desired services, the draining flag and
- * the live pids are kept in {@code <data_dir>/executor.json}, so a restarted worker kills the
- * orphans of a run that died without cleaning up and runs its assignments again.
+ * the live processes (pid and {@code /proc} start time) are kept in {@code <data_dir>/executor.json}.
+ * A restarted worker adopts the processes that still run and are still wanted, as Nomad
+ * re-attaches to tasks (no second copy, no restart; their exits are still noticed), stops the
+ * ones no longer wanted, and starts what is missing. A plain agent stop leaves the replicas
+ * running ({@link #keepWorkloadsOnStop}); otherwise stop() stops them.
  *
  * <p>All state lives on this verticle's context; forks, signals and file I/O run on worker threads,
  * and process exits are hopped back to the context.
@@ -68,6 +71,7 @@ public final class ExecutorVerticle extends VerticleBase {
   private boolean draining;
   private Duration drainGrace;
   private boolean shuttingDown;
+  private volatile boolean keepWorkloadsOnStop;
 
   public ExecutorVerticle(Path dataDir) {
     this(dataDir, Timing.DEFAULTS);
@@ -80,26 +84,25 @@ public final class ExecutorVerticle extends VerticleBase {
     this.drainGrace = timing.stopGrace();
   }
 
+  /**
+   * With {@code true}, stop() leaves the replicas running (an agent restart or upgrade: the next
+   * run adopts them); the default stops them. Set before undeploying.
+   */
+  public void keepWorkloadsOnStop(boolean keep) {
+    this.keepWorkloadsOnStop = keep;
+  }
+
   @Override
   public Future<?> start() {
-    return vertx.executeBlocking(() -> {
-      ExecutorState loaded;
-      try {
-        loaded = ExecutorState.load(stateFile);
-      } catch (Exception e) {
-        LOG.error("executor: cannot read {} ({}); starting with no assignments", stateFile, e.toString());
-        loaded = ExecutorState.empty();
-      }
-      int killed = ProcessControl.killOrphans(loaded.processes(), timing.stopGrace());
-      if (killed > 0) {
-        LOG.warn("executor: stopped {} orphan process(es) of a previous worker run", killed);
-      }
-      return loaded;
-    }, true).compose(loaded -> {
+    return vertx.executeBlocking(() -> PreviousRun.recover(stateFile, timing.stopGrace()), true).compose(result -> {
+      ExecutorState loaded = result.state();
       draining = loaded.draining();
       appliedRevision = loaded.appliedRevision();
       desired.putAll(loaded.services());
+      result.adopted().forEach(this::adopt);
       desired.forEach(this::applyService);
+      // Adopted processes no service wants any more (or all, when draining) are stopped now.
+      new ArrayList<>(replicas.values()).forEach(r -> reconcile(r, timing.stopGrace()));
       if (draining) {
         LOG.info("executor: draining (remembered); not starting {} service(s)", desired.size());
       } else if (!desired.isEmpty()) {
@@ -116,11 +119,21 @@ public final class ExecutorVerticle extends VerticleBase {
     });
   }
 
-  /** Worker exit: stop every process (TERM, KILL after the grace) and wait; the desired state stays on disk. */
+  /**
+   * Worker exit: stop every process (TERM, KILL after the grace) and wait; the desired state stays
+   * on disk. With {@link #keepWorkloadsOnStop}, the processes keep running and are recorded for
+   * the next run to adopt.
+   */
   @Override
   public Future<?> stop() {
     shuttingDown = true;
     consumers.forEach(MessageConsumer::unregister);
+    if (keepWorkloadsOnStop) {
+      replicas.values().forEach(this::cancelRestart);
+      long running = replicas.values().stream().filter(r -> r.process != null).count();
+      LOG.info("executor: agent stopping; {} replica process(es) keep running for the next run to adopt", running);
+      return persist().recover(e -> Future.succeededFuture());
+    }
     new ArrayList<>(replicas.values()).forEach(r -> reconcile(r, timing.stopGrace()));
     Promise<Void> idle = Promise.promise();
     whenIdle(idle);
@@ -153,14 +166,26 @@ public final class ExecutorVerticle extends VerticleBase {
     persist();
   }
 
-  /** A new identity (a new node): forget every assignment and stop what runs. */
+  /**
+   * A new identity (a new node), or the node left: forget every assignment and stop what runs.
+   * Replies once stored; with {@code await_idle: true}, once every process is gone too.
+   */
   private void onReset(Message<JsonObject> msg) {
     for (String service : new ArrayList<>(desired.keySet())) {
       onDelete(service);
     }
     draining = false;
     appliedRevision = 0;
-    persist().onComplete(ar -> msg.reply(new JsonObject()));
+    boolean awaitIdle = msg.body() != null && msg.body().getBoolean("await_idle", false);
+    persist().onComplete(ar -> {
+      if (!awaitIdle) {
+        msg.reply(new JsonObject());
+        return;
+      }
+      Promise<Void> idle = Promise.promise();
+      whenIdle(idle);
+      idle.future().onComplete(v -> msg.reply(new JsonObject()));
+    });
   }
 
   private void onSet(JsonObject body) {
@@ -254,6 +279,39 @@ public final class ExecutorVerticle extends VerticleBase {
 
   // ---- reconciliation ----
 
+  /**
+   * Takes over a process of a previous run as the replica it was recorded for, unwanted until a
+   * desired service claims it ({@link #applyService}). Its exit is watched like a child's.
+   */
+  private void adopt(PreviousRun.Adopted a) {
+    ExecutorState.RecordedProcess rp = a.recorded();
+    Replica.Key key = new Replica.Key(rp.service(), rp.role(), rp.replica());
+    if (replicas.containsKey(key)) {
+      return; // two records of one replica: the first wins, the other is left alone
+    }
+    ExecutorState.Service svc = desired.get(rp.service());
+    ExecutorState.Spec ran = rp.spec() != null ? rp.spec()
+        : svc != null ? svc.spec() : new ExecutorState.Spec("", Map.of());
+    Replica r = new Replica(key, ran, timing.restartMin().toMillis());
+    r.wanted = false;
+    r.runningSpec = ran;
+    r.process = a.handle();
+    r.pid = rp.pid();
+    r.startMillis = rp.startMillis();
+    r.startTicks = rp.startTicks();
+    long ageMillis = Math.max(0, System.currentTimeMillis() - rp.startMillis());
+    r.startedNanos = System.nanoTime() - Duration.ofMillis(ageMillis).toNanos();
+    r.state = Replica.State.RUNNING;
+    replicas.put(key, r);
+    LOG.info("executor: adopted {} pid={} from a previous run", key, r.pid);
+    watchExit(r, a.handle());
+  }
+
+  /** Hops a process's exit (child or adopted: the JDK watches /proc for those) back to this context. */
+  private void watchExit(Replica r, ProcessHandle h) {
+    h.onExit().whenComplete((ph, e) -> context.runOnContext(v -> exited(r, h)));
+  }
+
   /** Makes the replicas of {@code service} exactly the assigned (role, index) pairs running {@code svc.spec()}. */
   private void applyService(String service, ExecutorState.Service svc) {
     Map<Replica.Key, Boolean> assigned = new HashMap<>();
@@ -331,20 +389,22 @@ public final class ExecutorVerticle extends VerticleBase {
         return;
       }
       Process p = ar.result().process();
-      r.process = p;
+      r.child = p;
+      r.process = p.toHandle();
       r.pid = p.pid();
       r.startMillis = ar.result().startMillis();
+      r.startTicks = ar.result().startTicks();
       r.startedNanos = System.nanoTime();
       r.state = Replica.State.RUNNING;
       LOG.info("executor: started {} pid={}", r.key, r.pid);
       changed();
-      p.onExit().whenComplete((ph, e) -> context.runOnContext(v -> exited(r, p)));
+      watchExit(r, r.process);
       persist();
       reconcile(r, currentGrace());
     });
   }
 
-  private void exited(Replica r, Process p) {
+  private void exited(Replica r, ProcessHandle p) {
     if (r.process != p) {
       return;
     }
@@ -352,10 +412,13 @@ public final class ExecutorVerticle extends VerticleBase {
       vertx.cancelTimer(r.killTimer);
       r.killTimer = -1;
     }
-    int code = p.exitValue();
+    // An adopted process is not our child: its exit code went to its new parent.
+    String code = r.child != null ? Integer.toString(r.child.exitValue()) : "unknown";
+    boolean clean = r.child != null && r.child.exitValue() == 0;
     long ranNanos = System.nanoTime() - r.startedNanos;
     long pid = r.pid;
     r.process = null;
+    r.child = null;
     r.pid = 0;
     if (r.stopping) {
       r.stopping = false;
@@ -363,7 +426,7 @@ public final class ExecutorVerticle extends VerticleBase {
       LOG.info("executor: stopped {} pid={} exit={}", r.key, pid, code);
       reconcile(r, currentGrace());
     } else {
-      r.state = code == 0 ? Replica.State.EXITED : Replica.State.FAILED;
+      r.state = clean ? Replica.State.EXITED : Replica.State.FAILED;
       LOG.info("executor: exited {} pid={} exit={} after {} ms", r.key, pid, code, ranNanos / 1_000_000);
       if (ranNanos > STABLE_RUN_NANOS) {
         r.backoffMs = timing.restartMin().toMillis();
@@ -404,7 +467,7 @@ public final class ExecutorVerticle extends VerticleBase {
 
   /** TERM to the process tree now, KILL after {@code grace} if it is still there. Never leads to a restart. */
   private void stop(Replica r, Duration grace) {
-    Process p = r.process;
+    ProcessHandle p = r.process;
     long killAt = System.nanoTime() + grace.toNanos();
     if (r.stopping) {
       if (killAt < r.killAtNanos) { // a tighter deadline (drain) overrides
@@ -416,20 +479,20 @@ public final class ExecutorVerticle extends VerticleBase {
     r.stopping = true;
     LOG.info("executor: stopping {} pid={} (KILL after {} ms)", r.key, r.pid, grace.toMillis());
     vertx.executeBlocking(() -> {
-      ProcessControl.terminate(p.toHandle());
+      ProcessControl.terminate(p);
       return null;
     }, false).onFailure(e -> LOG.warn("executor: TERM {} pid={} failed: {}", r.key, p.pid(), e.toString()));
     armKill(r, p, grace, killAt);
   }
 
-  private void armKill(Replica r, Process p, Duration grace, long killAt) {
+  private void armKill(Replica r, ProcessHandle p, Duration grace, long killAt) {
     r.killAtNanos = killAt;
     r.killTimer = vertx.setTimer(Math.max(1, grace.toMillis()), id -> {
       r.killTimer = -1;
       if (r.process == p) {
         LOG.info("executor: killing {} pid={} (did not stop within {} ms)", r.key, p.pid(), grace.toMillis());
         vertx.executeBlocking(() -> {
-          ProcessControl.kill(p.toHandle());
+          ProcessControl.kill(p);
           return null;
         }, false).onFailure(e -> LOG.warn("executor: KILL {} pid={} failed: {}", r.key, p.pid(), e.toString()));
       }
@@ -464,7 +527,8 @@ public final class ExecutorVerticle extends VerticleBase {
     List<ExecutorState.RecordedProcess> procs = new ArrayList<>();
     replicas.values().forEach(r -> {
       if (r.process != null) {
-        procs.add(new ExecutorState.RecordedProcess(r.key.service(), r.key.role(), r.key.index(), r.pid, r.startMillis));
+        procs.add(new ExecutorState.RecordedProcess(r.key.service(), r.key.role(), r.key.index(), r.pid, r.startMillis,
+            r.startTicks, r.runningSpec));
       }
     });
     String json = new ExecutorState(draining, desired, procs, appliedRevision).toJson().encodePrettily();

@@ -14,22 +14,51 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-/** Blocking process operations of the executor; every method here runs on a worker thread. */
+/**
+ * Blocking process operations of the executor; every method here runs on a worker thread.
+ *
+ * <p>Replicas run in a session of their own ({@code setsid}) so that a Ctrl-C in the agent's
+ * terminal (SIGINT to the foreground process group) or the agent's death does not reach them; a
+ * restarted agent finds them again by pid and {@code /proc} start time ({@link #adopt}).
+ */
 final class ProcessControl {
+  private static final Logger LOG = LoggerFactory.getLogger(ProcessControl.class);
   private static final File DEV_NULL = new File("/dev/null");
+  /** util-linux's setsid: execs the command in a new session (it forks only when already a group leader). */
+  private static final Optional<String> SETSID = Stream.of("/usr/bin/setsid", "/bin/setsid")
+      .filter(f -> Files.isExecutable(Path.of(f))).findFirst();
+  private static final AtomicBoolean WARNED_NO_SETSID = new AtomicBoolean();
+  /** In {@code /proc/<pid>/stat}: field 22, starttime (clock ticks since boot), counted after the ")" ending field 2. */
+  private static final int STARTTIME_AFTER_COMM = 22 - 3;
 
   private ProcessControl() {
   }
 
-  /** A forked replica process and its OS start instant (epoch millis, 0 if unknown). */
-  record Started(Process process, long startMillis) {
+  /** A forked replica process, its OS start instant (epoch millis, 0 if unknown) and {@code /proc} start time (0 if unknown). */
+  record Started(Process process, long startMillis, long startTicks) {
   }
 
-  /** Forks {@code /bin/sh -c command}; stdout and stderr are appended to {@code logFile}, stdin is empty. */
+  /**
+   * Forks {@code /bin/sh -c command} in a new session (when setsid exists);
+   * stdout and stderr are appended to {@code logFile}, stdin is empty. Output goes to the file,
+   * never through the agent, so a replica keeps logging when the agent is gone.
+   */
   static Started start(String command, Map<String, String> extraEnv, Path logFile) throws IOException {
     Files.createDirectories(logFile.getParent());
-    ProcessBuilder pb = new ProcessBuilder("/bin/sh", "-c", command)
+    List<String> argv = new ArrayList<>();
+    if (SETSID.isPresent()) {
+      argv.add(SETSID.get());
+    } else if (WARNED_NO_SETSID.compareAndSet(false, true)) {
+      LOG.warn("executor: no setsid (util-linux) found; replicas share the agent's process group, so a Ctrl-C"
+          + " in its terminal reaches them too");
+    }
+    argv.addAll(List.of("/bin/sh", "-c", command));
+    ProcessBuilder pb = new ProcessBuilder(argv)
         .redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()));
     if (DEV_NULL.exists()) {
@@ -40,7 +69,38 @@ final class ProcessControl {
     if (!DEV_NULL.exists()) {
       process.getOutputStream().close();
     }
-    return new Started(process, startMillis(process.toHandle()));
+    return new Started(process, startMillis(process.toHandle()), startTicks(process.pid()));
+  }
+
+  /**
+   * The start time of {@code pid} in clock ticks since boot ({@code /proc/<pid>/stat} field 22),
+   * or 0 when the process is gone or {@code /proc} cannot tell. With the pid, it names one process
+   * for the life of the machine: a recycled pid has a later start time.
+   */
+  static long startTicks(long pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+      int end = stat.lastIndexOf(')'); // field 2 (comm) may hold spaces and parentheses
+      String[] fields = stat.substring(end + 2).trim().split(" ");
+      return fields.length > STARTTIME_AFTER_COMM ? Long.parseLong(fields[STARTTIME_AFTER_COMM]) : 0L;
+    } catch (IOException | RuntimeException e) {
+      return 0L;
+    }
+  }
+
+  /**
+   * The live process a previous run recorded, if {@code pid} still names it: alive, not us, and
+   * started at the recorded {@code /proc} start time (so a recycled pid is never taken).
+   */
+  static Optional<ProcessHandle> adopt(long pid, long recordedStartTicks) {
+    if (pid <= 0 || recordedStartTicks <= 0 || pid == ProcessHandle.current().pid()) {
+      return Optional.empty();
+    }
+    Optional<ProcessHandle> h = ProcessHandle.of(pid).filter(ProcessHandle::isAlive);
+    if (h.isEmpty() || startTicks(pid) != recordedStartTicks) {
+      return Optional.empty();
+    }
+    return h;
   }
 
   static long startMillis(ProcessHandle handle) {
@@ -76,9 +136,9 @@ final class ProcessControl {
   }
 
   /**
-   * Stops the processes of a previous worker run that are still alive with the same start instant:
-   * TERM, then KILL after {@code grace}. Returns how many were found. Others (gone, or the pid now
-   * belongs to another process) are left alone.
+   * Stops the processes recorded by a worker version that did not record the {@code /proc} start
+   * time and are still alive with the same start instant: TERM, then KILL after {@code grace}.
+   * Returns how many were found. Others (gone, or the pid now belongs to another process) are left alone.
    */
   static int killOrphans(List<ExecutorState.RecordedProcess> recorded, Duration grace) {
     List<ProcessHandle> orphans = new ArrayList<>();

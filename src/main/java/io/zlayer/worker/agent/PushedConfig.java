@@ -2,6 +2,11 @@ package io.zlayer.worker.agent;
 
 import io.zlayer.worker.config.ConfigException;
 import io.zlayer.worker.config.Durations;
+import io.vertx.core.json.JsonObject;
+import io.zlayer.worker.pki.SecureFiles;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -15,9 +20,14 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * validated as a whole before any is applied. Accepted keys: {@code labels} (replaces all
  * labels) and {@code heartbeat_min_ttl}/{@code heartbeat_max_ttl} (bounds on the TTL the
  * worker honours).
+ *
+ * <p>What was pushed survives a restart of the agent: the pushed keys are merged into
+ * {@code <data_dir>/pushed-config.json} (mode 0600) and applied again on start, over the config
+ * file's values. The node's leave forgets them with the identity.
  */
 final class PushedConfig {
   static final Set<String> KEYS = Set.of("labels", "heartbeat_min_ttl", "heartbeat_max_ttl");
+  static final String FILE = "pushed-config.json";
 
   private PushedConfig() {
   }
@@ -63,6 +73,38 @@ final class PushedConfig {
     }
     ctx.ttlBounds(new io.zlayer.worker.agent.session.TtlBounds(min, max));
     return "labels=" + ctx.labels() + ", ttl bounds " + Durations.format(min) + ".." + Durations.format(max);
+  }
+
+  /**
+   * Blocking: merges the keys of an applied {@code yaml} into {@code <data_dir>/pushed-config.json}.
+   * Runs after {@link #apply} accepted it, so it parses.
+   */
+  static void remember(Path dataDir, String yaml) throws IOException {
+    Path file = dataDir.resolve(FILE);
+    JsonObject merged = Files.exists(file) ? new JsonObject(SecureFiles.readPrivate(file)) : new JsonObject();
+    Map<?, ?> pushed = new Yaml(new SafeConstructor(new LoaderOptions())).load(yaml);
+    pushed.forEach((k, v) -> merged.put(String.valueOf(k), v instanceof Map<?, ?> m ? labelsJson(m) : String.valueOf(v)));
+    SecureFiles.writePrivate(file, merged.encodePrettily());
+  }
+
+  /** Blocking: applies what earlier pushes left in {@code <data_dir>/pushed-config.json}, if anything; returns the summary. */
+  static java.util.Optional<String> restore(AgentContext ctx) throws IOException {
+    Path file = ctx.options().dataDir().resolve(FILE);
+    if (!Files.exists(file)) {
+      return java.util.Optional.empty();
+    }
+    return java.util.Optional.of(apply(ctx, SecureFiles.readPrivate(file))); // JSON is YAML
+  }
+
+  /** Blocking: forgets every pushed value (the node left). */
+  static void forget(Path dataDir) throws IOException {
+    Files.deleteIfExists(dataDir.resolve(FILE));
+  }
+
+  private static JsonObject labelsJson(Map<?, ?> labels) {
+    JsonObject json = new JsonObject();
+    labels.forEach((k, v) -> json.put(String.valueOf(k), String.valueOf(v)));
+    return json;
   }
 
   private static Duration duration(Map<?, ?> map, String key, Duration current) {

@@ -56,9 +56,13 @@ final class Replica {
   boolean starting;
   /** TERM was sent; waiting for the exit (KILL on {@link #killTimer}). */
   boolean stopping;
-  Process process;
+  /** The running process: a child of this run, or one adopted from a previous run. */
+  ProcessHandle process;
+  /** The same process as a child of this JVM (its exit code is known); null when adopted. */
+  Process child;
   long pid;
   long startMillis;
+  long startTicks;
   long startedNanos;
   int restarts;
   long backoffMs;

@@ -3,6 +3,7 @@ package io.zlayer.worker.agent;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.Promise;
+import io.vertx.core.eventbus.Message;
 import io.vertx.core.json.JsonObject;
 import io.zlayer.worker.agent.session.Credentials;
 import io.zlayer.worker.agent.session.Refusal;
@@ -26,15 +27,27 @@ import org.slf4j.LoggerFactory;
  * Wires the node's {@link Session} to the rest of the agent: its events go out on
  * {@link Addresses#WORKER_SESSION} (shapes as documented there), assignments on
  * {@link Addresses#WORKER_ASSIGNMENTS}, commands are applied by the {@link CommandApplier}; local
- * requests (report now, renew, shutdown) come in over the event bus.
+ * requests (report now, renew, shutdown, leave) come in over the event bus.
+ *
+ * <p>Leaving ({@link Addresses#WORKER_LEAVE}, sent by {@code bin/worker leave}, or a Shutdown
+ * command) deregisters, forgets the identity, stops the workloads and forgets the assignments
+ * and pushed config, then ends the agent with 0.
  */
 public final class SessionVerticle extends VerticleBase implements SessionListener {
   private static final Logger LOG = LoggerFactory.getLogger(SessionVerticle.class);
+  /** Between the reply to a leave request and the agent's exit, so the reply reaches the local tool first. */
+  private static final long LEAVE_REPLY_FLUSH_MS = 200;
+  /** The executor stops every replica within its stop grace (KILL after it); a bound on the whole wait. */
+  private static final long LEAVE_STOP_WAIT_MS = 30_000;
+  /** Failure codes of a leave request. */
+  static final int LEAVE_NOT_POSSIBLE = 409;
+  static final int LEAVE_FAILED = 500;
 
   private final AgentContext ctx;
   private Session session;
   private CommandApplier commands;
   private boolean legacy;
+  private boolean leaving;
 
   public SessionVerticle(AgentContext ctx) {
     this.ctx = ctx;
@@ -57,6 +70,7 @@ public final class SessionVerticle extends VerticleBase implements SessionListen
         () -> SystemProfile.profile(ctx.options().apiAddr(), ctx.labels()), credentials, ctx.state(),
         status::snapshot, this), new Backoff());
     vertx.eventBus().consumer(Addresses.WORKER_REPORT_NOW, msg -> session.reportNow());
+    vertx.eventBus().<JsonObject>consumer(Addresses.WORKER_LEAVE, this::onLeaveRequest);
     return credentials.load().compose(loaded -> vertx.executeBlocking(() -> {
       JoinPreflight.requireTokenUnless(loaded.isPresent(), ctx.options());
       return loaded;
@@ -164,7 +178,58 @@ public final class SessionVerticle extends VerticleBase implements SessionListen
 
   /** A Shutdown command: leave, then end the agent with 0. */
   private void shutdownCommand(String reason) {
-    leave(reason).onComplete(ar -> exit(0, null));
+    leaving = true;
+    session.leave(reason).compose(left -> left ? forgetWork() : Future.succeededFuture())
+        .onComplete(ar -> exit(0, null));
+  }
+
+  /**
+   * {@code bin/worker leave}: deregister, stop the workloads, forget the identity, exit 0; the
+   * reply says so once done. Refused (and nothing changes) when the node cannot deregister now.
+   */
+  private void onLeaveRequest(Message<JsonObject> msg) {
+    String reason = msg.body() == null ? "" : msg.body().getString("reason", "");
+    String why = reason.isBlank() ? "bin/worker leave" : reason;
+    if (leaving) {
+      msg.fail(LEAVE_NOT_POSSIBLE, "the agent is already leaving or stopping");
+      return;
+    }
+    if (legacy) {
+      msg.fail(LEAVE_NOT_POSSIBLE, "cannot deregister over the legacy HTTP API (protocol: http): nothing was changed");
+      return;
+    }
+    if (!session.up()) {
+      msg.fail(LEAVE_NOT_POSSIBLE, "not connected to a controller, so the node cannot deregister now: nothing was"
+          + " changed; try again when the worker is connected");
+      return;
+    }
+    leaving = true;
+    long nodeId = ctx.nodeId();
+    LOG.info("node {} leaving the cluster on request ({})", nodeId, why);
+    session.leave(why).onComplete(ar -> {
+      if (ar.failed() || !ar.result()) {
+        // The session has stopped; the node is still registered: keep the workloads, end the agent.
+        msg.fail(LEAVE_FAILED, "the controller did not confirm the deregistration; the agent stops, the node stays"
+            + " registered and its workloads keep running: start the agent and try again");
+        vertx.setTimer(LEAVE_REPLY_FLUSH_MS, t -> ctx.exitKeepingWorkloads(1));
+        return;
+      }
+      forgetWork().onComplete(done -> {
+        msg.reply(new JsonObject().put("node_id", nodeId).put("state", "deregistered"));
+        vertx.setTimer(LEAVE_REPLY_FLUSH_MS, t -> exit(0, null));
+      });
+    });
+  }
+
+  /** After deregistering: stop and forget every assignment (waiting for the processes) and the pushed config. */
+  private Future<Void> forgetWork() {
+    Future<?> reset = vertx.eventBus().request(Addresses.WORKER_EXECUTOR_RESET, new JsonObject().put("await_idle", true),
+            new io.vertx.core.eventbus.DeliveryOptions().setSendTimeout(LEAVE_STOP_WAIT_MS))
+        .recover(e -> Future.succeededFuture()); // no built-in executor (external): nothing runs here
+    return reset.compose(v -> vertx.executeBlocking(() -> {
+      PushedConfig.forget(ctx.options().dataDir());
+      return null;
+    })).onFailure(e -> LOG.warn("while leaving: {}", e.toString())).<Void>mapEmpty().otherwiseEmpty();
   }
 
   @Override

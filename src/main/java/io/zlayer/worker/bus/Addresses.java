@@ -85,9 +85,16 @@ public final class Addresses {
   public static final String WORKER_EXECUTOR_RESET = "zlayer.worker.executor.reset";
   /** Worker-internal: {@code {deadline_secs}}; the executor stops everything by the deadline. */
   public static final String WORKER_EXECUTOR_DRAIN = "zlayer.worker.executor.drain";
+  /**
+   * {@code {reason?}} -> {@code {node_id, state: "deregistered"}} once the node deregistered, its
+   * workloads stopped and its identity was deleted; the agent then exits 0. Fails (code 409, nothing
+   * changed) when the node cannot deregister now (not connected, legacy protocol), 500 when the
+   * controller did not confirm (the agent stops, the node stays registered). Sent by {@code bin/worker leave}.
+   */
+  public static final String WORKER_LEAVE = "zlayer.worker.leave";
   /** What the worker's loopback bridge lets local tools receive (subscribe to). */
   public static final List<String> WORKER_BRIDGE_OUTBOUND = List.of(
       "zlayer.worker.session", "zlayer.worker.assignments", "zlayer.worker.commands", "zlayer.worker.executor.snapshot");
   /** What local tools may send into the worker (besides replies to the messages they received). */
-  public static final List<String> WORKER_BRIDGE_INBOUND = List.of("zlayer.worker.report.now");
+  public static final List<String> WORKER_BRIDGE_INBOUND = List.of("zlayer.worker.report.now", WORKER_LEAVE);
 }

@@ -27,14 +27,25 @@ public final class OperatorBridge implements AutoCloseable {
   private final String host;
   private final int port;
   private final String adminToken;
+  private final String tokenHeader;
   private Socket socket;
   private DataInputStream in;
   private DataOutputStream out;
 
   public OperatorBridge(String host, int port, String adminToken) {
+    this(host, port, Addresses.ADMIN_TOKEN_HEADER, adminToken);
+  }
+
+  private OperatorBridge(String host, int port, String tokenHeader, String token) {
     this.host = host;
     this.port = port;
-    this.adminToken = adminToken;
+    this.tokenHeader = tokenHeader;
+    this.adminToken = token;
+  }
+
+  /** A client of a worker's loopback bridge: the same frames, with the worker's {@code bridge.token}. */
+  public static OperatorBridge worker(int port, String bridgeToken) {
+    return new OperatorBridge("127.0.0.1", port, Addresses.BRIDGE_TOKEN_HEADER, bridgeToken);
   }
 
   public synchronized JsonObject request(String address, JsonObject body) throws IOException {
@@ -57,7 +68,7 @@ public final class OperatorBridge implements AutoCloseable {
     }
     String replyAddress = "operator." + UUID.randomUUID();
     byte[] frame = new JsonObject().put("type", "send").put("address", address).put("replyAddress", replyAddress)
-        .put("headers", new JsonObject().put(Addresses.ADMIN_TOKEN_HEADER, adminToken)).put("body", body)
+        .put("headers", new JsonObject().put(tokenHeader, adminToken)).put("body", body)
         .encode().getBytes(StandardCharsets.UTF_8);
     out.writeInt(frame.length);
     out.write(frame);
@@ -72,8 +83,10 @@ public final class OperatorBridge implements AutoCloseable {
       JsonObject reply = new JsonObject(new String(bytes, StandardCharsets.UTF_8));
       if ("err".equals(reply.getString("type")) || reply.containsKey("failureCode")) {
         String message = reply.getString("message", reply.encode());
-        throw new RefusedException("access_denied".equals(message)
-            ? "the controller refused the request: wrong admin token (is this the controller's data_dir?)" : message);
+        throw new RefusedException(!"access_denied".equals(message) ? message
+            : Addresses.BRIDGE_TOKEN_HEADER.equals(tokenHeader)
+            ? "the worker refused the request: wrong bridge token (is this the worker's data_dir?)"
+            : "the controller refused the request: wrong admin token (is this the controller's data_dir?)");
       }
       if ("message".equals(reply.getString("type")) && replyAddress.equals(reply.getString("address"))) {
         return reply.getValue("body") instanceof JsonObject json ? json : new JsonObject();

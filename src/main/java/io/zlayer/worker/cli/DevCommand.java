@@ -63,8 +63,10 @@ final class DevCommand implements Callable<Integer> {
           }
         }));
     WorkerAgent worker = Cli.await(WorkerAgent.start(daemon.vertx, workerOptions), Duration.ofSeconds(60));
-    // Ctrl-C: stop the worker (keeping its identity for the next run), then the controller.
-    daemon.onSignal(() -> worker.stop(false).eventually(controller::stop).onComplete(x -> LocalController.forget()));
+    // Ctrl-C: stop the worker and its replicas (keeping its identity for the next run), then the
+    // controller: dev leaves nothing running behind it.
+    daemon.onSignal(() -> worker.stop(WorkerAgent.StopMode.STOP_WORKLOADS).eventually(controller::stop)
+        .onComplete(x -> LocalController.forget()));
     JsonObject up = Cli.await(joined, JOIN_TIMEOUT);
     long nodeId = up.getLong("node_id");
     out.println();
@@ -83,7 +85,8 @@ final class DevCommand implements Callable<Integer> {
     out.println("  bin/worker token create --ttl 1h    # a token for another worker (bin/worker start)");
     out.println("Ctrl-C stops both.");
     out.flush();
-    return daemon.runUntil(worker.exit().compose(code -> worker.stop(false).eventually(controller::stop).map(code)));
+    return daemon.runUntil(worker.exit().compose(code -> worker.stop(WorkerAgent.StopMode.STOP_WORKLOADS)
+        .eventually(controller::stop).map(code)));
   }
 
   /** A first run has no worker identity: mint a token in-process and hand it to the worker. */

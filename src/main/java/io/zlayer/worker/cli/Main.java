@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
         DevCommand.class,
         ControllerCommand.class,
         StartCommand.class,
+        LeaveCommand.class,
         OperatorCommands.Token.class,
         OperatorCommands.Nodes.class,
         OperatorCommands.Assign.class,

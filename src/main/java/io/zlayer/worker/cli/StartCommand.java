@@ -22,9 +22,10 @@ final class StartCommand implements Callable<Integer> {
     WorkerOptions options = Cli.await(ConfigLoader.loadWorker(daemon.vertx, config), Duration.ofSeconds(30));
     DataDirLock.acquire(options.dataDir(), "bin/worker start");
     WorkerAgent agent = Cli.await(WorkerAgent.start(daemon.vertx, options), Duration.ofSeconds(60));
-    // SIGTERM / Ctrl-C: leave the cluster cleanly (the node shows deregistered).
-    daemon.onSignal(() -> agent.stop(true));
-    // A Shutdown command: the agent has deregistered; stop and exit with its code.
-    return daemon.runUntil(agent.exit().compose(code -> agent.stop(false).map(code)));
+    // SIGTERM / Ctrl-C: the agent only (identity kept, node registered, workloads keep running for
+    // the next run to adopt), unless leave_on_terminate asks to leave the cluster.
+    daemon.onSignal(() -> agent.stop(options.leaveOnTerminate() ? WorkerAgent.StopMode.LEAVE : WorkerAgent.StopMode.DETACH));
+    // A Shutdown command or bin/worker leave: the agent has deregistered; stop and exit with its code.
+    return daemon.runUntil(agent.exit().compose(code -> agent.stopAfterExit().map(code)));
   }
 }

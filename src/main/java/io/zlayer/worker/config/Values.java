@@ -25,7 +25,7 @@ final class Values {
       "heartbeat_grace", "max_heartbeats_per_second", "failover_heartbeat_ttl", "labels",
       // ours
       "tls_names", "worker_cert_validity", "node_gc_threshold", "bridge_port", "protocol", "executor", "api_addr",
-      "log_format", "operator_http_addr",
+      "log_format", "operator_http_addr", "leave_on_terminate",
       "connection_idle_timeout", "tls_handshake_timeout", "http_request_timeout", "http2_max_concurrent_streams");
 
   static final Set<String> LIST_KEYS = Set.of("servers", "peers", "tls_names");
@@ -114,6 +114,21 @@ final class Values {
       throw new ConfigException(key + ": expected " + what + ", got " + describe(v));
     }
     return n;
+  }
+
+  /** A boolean (or the string true/false, as an environment override gives it). */
+  static boolean bool(JsonObject json, String key, boolean dflt) {
+    Object v = json.getValue(key);
+    if (v == null) {
+      return dflt;
+    }
+    if (v instanceof Boolean b) {
+      return b;
+    }
+    if (v instanceof String s && (s.trim().equals("true") || s.trim().equals("false"))) {
+      return Boolean.parseBoolean(s.trim());
+    }
+    throw new ConfigException(key + ": expected true or false, got " + describe(v));
   }
 
   static String string(JsonObject json, String key, String dflt) {

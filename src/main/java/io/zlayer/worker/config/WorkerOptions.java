@@ -28,7 +28,8 @@ public record WorkerOptions(
     Protocol protocol,
     ExecutorKind executor,
     int bridgePort,
-    String apiAddr) {
+    String apiAddr,
+    boolean leaveOnTerminate) {
 
   static final Path DEFAULT_DATA_DIR = Path.of("./data/worker");
   static final int DEFAULT_BRIDGE_PORT = 3672;
@@ -72,8 +73,10 @@ public record WorkerOptions(
           + "bridge by this number; choose a port (1-65535) or -1 to disable the bridge");
     }
     String apiAddr = Values.string(json, "api_addr", "").trim();
+    // Nomad's key and default: a stopped agent stays registered unless told to leave.
+    boolean leaveOnTerminate = Values.bool(json, "leave_on_terminate", false);
     return new WorkerOptions(servers, tokenFile, identityDir, dataDir, labels, heartbeat, protocol, executor,
-        bridgePort, apiAddr);
+        bridgePort, apiAddr, leaveOnTerminate);
   }
 
   /** {@code https://host:port} from an https/http URL or a bare host:port; validates host and port. */
@@ -131,6 +134,7 @@ public record WorkerOptions(
         .put("protocol", Values.lower(protocol))
         .put("executor", Values.lower(executor))
         .put("bridge_port", bridgePort)
-        .put("api_addr", apiAddr);
+        .put("api_addr", apiAddr)
+        .put("leave_on_terminate", leaveOnTerminate);
   }
 }

@@ -60,6 +60,11 @@ public final class SecureFiles {
     writePrivate(file, content.getBytes(StandardCharsets.UTF_8));
   }
 
+  /** Creates missing directories with mode 0700 (on POSIX file systems); existing directories are left as they are. */
+  public static void createPrivateDirectories(Path dir) throws IOException {
+    createDirectories(dir, dir.getFileSystem().supportedFileAttributeViews().contains("posix"));
+  }
+
   /** Creates missing directories with mode 0700; existing directories are left as they are. */
   static void createDirectories(Path dir, boolean posix) throws IOException {
     if (Files.isDirectory(dir)) {

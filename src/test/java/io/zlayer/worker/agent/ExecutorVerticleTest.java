@@ -281,4 +281,71 @@ class ExecutorVerticleTest {
     assertTrue(stranger.isAlive(), "an unrelated process was killed");
     assertTrue(containers(await(snapshot()), "old").isEmpty());
   }
+
+  @Test
+  void keptReplicasAreAdoptedByTheNextRunAndTheirExitIsStillNoticed() throws Exception {
+    ExecutorVerticle first = new ExecutorVerticle(dataDir, FAST);
+    String id = await(vertx.deployVerticle(first));
+    set("svc", "default", List.of(0), "sleep 1000", new JsonObject());
+    long pid = containers(awaitSnapshot("svc/0 running", snap -> allRunning(snap, "svc", 1)), "svc").get(0).getLong("pid");
+    long ticks = ProcessControl.startTicks(pid);
+    assertTrue(ticks > 0, "/proc gives the start time of " + pid);
+    if (Files.isExecutable(Path.of("/usr/bin/setsid"))) {
+      // /proc/<pid>/stat field 6 is the session: a session of its own, so a Ctrl-C to the agent's group misses it
+      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+      long session = Long.parseLong(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[3]);
+      assertEquals(pid, session, "the replica leads its own session");
+    }
+
+    first.keepWorkloadsOnStop(true); // an agent restart, not a leave
+    await(vertx.undeploy(id));
+    assertTrue(alive(pid), "the replica keeps running while no agent runs");
+    JsonObject recorded = new JsonObject(Files.readString(dataDir.resolve("executor.json"))).getJsonArray("processes").getJsonObject(0);
+    assertEquals(pid, recorded.getLong("pid"));
+    assertEquals(ticks, recorded.getLong("start_ticks"));
+
+    deploy(FAST);
+    JsonObject adopted = containers(awaitSnapshot("svc/0 adopted", snap -> allRunning(snap, "svc", 1)), "svc").get(0);
+    assertEquals(pid, adopted.getLong("pid"), "the same process, not a second copy");
+    assertEquals(0, adopted.getInteger("restarts"));
+
+    // It is no longer our child: its exit is still noticed, and the replica restarts.
+    ProcessHandle.of(pid).orElseThrow().destroyForcibly();
+    JsonObject restarted = awaitSnapshot("svc/0 restarted after its exit",
+        snap -> allRunning(snap, "svc", 1) && containers(snap, "svc").get(0).getLong("pid") != pid);
+    assertEquals(1, containers(restarted, "svc").get(0).getInteger("restarts"), restarted.encode());
+  }
+
+  @Test
+  void recycledPidIsNotAdoptedAndNeverKilled() throws Exception {
+    Process stranger = new ProcessBuilder("sleep", "1000").start();
+    Process unwanted = new ProcessBuilder("sleep", "1000").start();
+    ownProcesses.add(stranger);
+    ownProcesses.add(unwanted);
+    long strangerTicks = ProcessControl.startTicks(stranger.pid());
+    assertTrue(strangerTicks > 0);
+    assertTrue(ProcessControl.adopt(stranger.pid(), strangerTicks).isPresent(), "the right start time names the process");
+    assertTrue(ProcessControl.adopt(stranger.pid(), strangerTicks - 1).isEmpty(), "a wrong start time does not");
+    JsonObject spec = new JsonObject().put("command", "sleep 1000").put("env", new JsonObject());
+    JsonObject state = new JsonObject().put("draining", false)
+        .put("services", new JsonObject().put("svc", new JsonObject()
+            .put("assignments", new JsonArray().add(new JsonObject().put("role", "default").put("indices", new JsonArray().add(0))))
+            .put("spec", spec)))
+        .put("processes", new JsonArray()
+            // svc/0's pid now names another process (an earlier start time: the pid was recycled)
+            .add(new JsonObject().put("service", "svc").put("role", "default").put("replica", 0)
+                .put("pid", stranger.pid()).put("start_ticks", strangerTicks - 1).put("spec", spec))
+            // a replica of a service that is no longer assigned: adopted only to be stopped
+            .add(new JsonObject().put("service", "gone").put("role", "default").put("replica", 0)
+                .put("pid", unwanted.pid()).put("start_ticks", ProcessControl.startTicks(unwanted.pid())).put("spec", spec)));
+    Files.createDirectories(dataDir);
+    Files.writeString(dataDir.resolve("executor.json"), state.encode());
+
+    deploy(FAST);
+    JsonObject s = awaitSnapshot("svc/0 started afresh", snap -> allRunning(snap, "svc", 1));
+    assertNotEquals(stranger.pid(), containers(s, "svc").get(0).getLong("pid"), "the recycled pid was adopted");
+    assertTrue(unwanted.waitFor(WAIT_SECS, TimeUnit.SECONDS), "an orphan no service wants is stopped");
+    assertTrue(stranger.isAlive(), "an unrelated process was killed");
+    assertTrue(containers(await(snapshot()), "gone").isEmpty());
+  }
 }

@@ -89,7 +89,8 @@ class ConfigLoaderTest {
               "http_request_timeout", "http2_max_concurrent_streams")
           // a worker's file lists only what a worker uses (the controller's heartbeat keys are not among them)
           : List.of("mode", "role", "servers", "data_dir", "token_file", "identity_dir", "labels",
-              "heartbeat_min_ttl", "heartbeat_max_ttl", "protocol", "executor", "bridge_port", "api_addr", "log_format")) {
+              "heartbeat_min_ttl", "heartbeat_max_ttl", "protocol", "executor", "bridge_port", "api_addr", "log_format",
+              "leave_on_terminate")) {
         assertTrue(text.matches("(?s).*(^|\\n)(# )?" + key + ":.*"), p + " lacks " + key);
       }
     }

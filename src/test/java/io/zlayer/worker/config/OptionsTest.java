@@ -233,8 +233,13 @@ class OptionsTest {
     assertEquals("etcd", c.store().type());
     assertEquals(c, ControllerOptions.fromJson(c.toJson()));
     WorkerOptions w = WorkerOptions.fromJson(worker().put("protocol", "http").put("executor", "external")
-        .put("api_addr", "10.0.0.5:8080").put("heartbeat_grace", "1500ms"));
+        .put("api_addr", "10.0.0.5:8080").put("heartbeat_grace", "1500ms").put("leave_on_terminate", true));
     assertEquals(w, WorkerOptions.fromJson(w.toJson()));
+    assertTrue(w.leaveOnTerminate());
+    assertFalse(WorkerOptions.fromJson(worker()).leaveOnTerminate(), "Nomad's default: a stopped agent stays registered");
+    assertTrue(WorkerOptions.fromJson(worker().put("leave_on_terminate", "true")).leaveOnTerminate(), "as ZLAYER_LEAVE_ON_TERMINATE gives it");
+    ConfigException bad = assertThrows(ConfigException.class, () -> WorkerOptions.fromJson(worker().put("leave_on_terminate", "yes")));
+    assertTrue(bad.getMessage().startsWith("leave_on_terminate:"), bad.getMessage());
     assertEquals("1500ms", w.toJson().getString("heartbeat_grace"));
   }
 }

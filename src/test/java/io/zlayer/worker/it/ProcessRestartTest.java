@@ -243,19 +243,91 @@ class ProcessRestartTest {
   }
 
   @Test
-  void sigtermDeregistersAndForgetsTheIdentity() throws Exception {
+  void sigtermStopsTheAgentOnlyAndTheNextStartAdoptsTheWorkload() throws Exception {
     Processes.ControllerConfig controller = procs.controllerConfig("controller", "2s", "2s", "30s");
     Processes.WorkerConfig worker = procs.workerConfig("worker", controller, "2s", "2s");
     awaitBridge(controller, procs.controller(controller), START);
     long nodeId = joinWorker(controller, worker);
+    String marker = procs.marker("svc");
+    procs.cli("assign", "-c", controller.file.toString(), Long.toString(nodeId), "svc", "--indices", "0",
+        "--command", "while :; do echo tick; sleep 0.1; done # " + marker).requireOk();
+    long pid = pid(awaitNodes(controller, CONVERGE, "svc/0 to run", ns -> running(ns, nodeId, "svc")), nodeId, "svc");
+    assertEquals(List.of(pid), pgrep(marker), "one svc process, the one reported");
 
-    workerProcess.destroy(); // SIGTERM, as Ctrl-C or systemd would send
+    workerProcess.destroy(); // SIGTERM, as systemd would send
+    assertTrue(workerProcess.waitFor(20, TimeUnit.SECONDS), "the worker exits after SIGTERM");
+    assertEquals(List.of(pid), pgrep(marker), "the workload outlives the agent");
+    assertTrue(Files.exists(worker.dataDir.resolve("identity").resolve("cert.pem")), "the identity is kept");
+    JsonArray away = awaitNodes(controller, CONVERGE, "the node to turn unreachable (its lease ran out)",
+        ns -> node(ns, nodeId).map(n -> "unreachable".equals(n.getString("state"))).orElse(false));
+    assertEquals(1, away.size(), pretty(away));
+    Path log = worker.dataDir.resolve("logs").resolve("svc-default-0.log");
+    long sizeWhileAway = Files.size(log);
+
+    // Start again with no token: the same node, the same process, one copy.
+    Files.deleteIfExists(worker.tokenFile());
+    procs.worker(worker);
+    JsonArray back = awaitNodes(controller, START, "the same node ready again, reporting svc/0",
+        ns -> node(ns, nodeId).map(n -> "ready".equals(n.getString("state"))).orElse(false) && running(ns, nodeId, "svc"));
+    assertEquals(1, back.size(), "no second node registered:\n" + pretty(back));
+    assertEquals(pid, pid(back, nodeId, "svc"), "svc/0 adopted, not restarted:\n" + pretty(back));
+    assertEquals(0, container(node(back, nodeId).orElseThrow(), "svc", 0).orElseThrow().getInteger("restarts"));
+    assertEquals(List.of(pid), pgrep(marker), "exactly one copy of svc/0");
+    assertTrue(Files.size(log) > sizeWhileAway, "the workload kept writing to its log file");
+    assertTrue(procs.output("worker").contains("adopted service=svc role=default replica=0 pid=" + pid),
+        "the second run logged the adoption");
+  }
+
+  @Test
+  void leaveDeregistersStopsTheWorkloadsAndExitsZero() throws Exception {
+    Processes.ControllerConfig controller = procs.controllerConfig("controller", "2s", "2s", "30s");
+    Processes.WorkerConfig worker = procs.workerConfig("worker", controller, "2s", "2s",
+        "bridge_port: " + TestCluster.freePort());
+    awaitBridge(controller, procs.controller(controller), START);
+    long nodeId = joinWorker(controller, worker);
+    String marker = procs.marker("svc");
+    procs.cli("assign", "-c", controller.file.toString(), Long.toString(nodeId), "svc", "--indices", "0",
+        "--command", "sleep 1000 # " + marker).requireOk();
+    awaitNodes(controller, CONVERGE, "svc/0 to run", ns -> running(ns, nodeId, "svc"));
+    assertEquals(1, pgrep(marker).size(), "one svc process");
+
+    Processes.CliResult left = procs.cli("leave", "-c", worker.file.toString()).requireOk();
+    assertTrue(left.stdout().contains("node " + nodeId + " deregistered"), left.stdout());
+    assertEquals(List.of(), pgrep(marker), "the workload stopped before the agent confirmed");
+    assertTrue(workerProcess.waitFor(15, TimeUnit.SECONDS), "the agent exits after leaving");
+    assertEquals(0, workerProcess.exitValue(), "the agent exits 0");
+    JsonArray after = Processes.nodes(controller);
+    assertEquals("deregistered", node(after, nodeId).orElseThrow().getString("state"), pretty(after));
+    assertFalse(Files.exists(worker.dataDir.resolve("identity").resolve("cert.pem")),
+        "the identity is deleted: joining again needs a new token");
+    assertNoErrorLogged("worker");
+
+    // No agent any more: a clear error, not a stack trace.
+    Processes.CliResult none = procs.cli("leave", "-c", worker.file.toString());
+    assertEquals(2, none.exitCode(), none.stderr());
+    assertTrue(none.stderr().contains("is it running?"), none.stderr());
+  }
+
+  @Test
+  void leaveOnTerminateDeregistersOnSigterm() throws Exception {
+    Processes.ControllerConfig controller = procs.controllerConfig("controller", "2s", "2s", "30s");
+    Processes.WorkerConfig worker = procs.workerConfig("worker", controller, "2s", "2s",
+        "bridge_port: -1", "leave_on_terminate: true");
+    awaitBridge(controller, procs.controller(controller), START);
+    long nodeId = joinWorker(controller, worker);
+    String marker = procs.marker("svc");
+    procs.cli("assign", "-c", controller.file.toString(), Long.toString(nodeId), "svc", "--indices", "0",
+        "--command", "sleep 1000 # " + marker).requireOk();
+    awaitNodes(controller, CONVERGE, "svc/0 to run", ns -> running(ns, nodeId, "svc"));
+
+    workerProcess.destroy(); // SIGTERM
     assertTrue(workerProcess.waitFor(20, TimeUnit.SECONDS), "the worker exits after SIGTERM");
     JsonArray after = awaitNodes(controller, CONVERGE, "the node to show deregistered",
         ns -> node(ns, nodeId).map(n -> "deregistered".equals(n.getString("state"))).orElse(false));
     assertEquals(1, after.size(), pretty(after));
-    assertTrue(!java.nio.file.Files.exists(worker.dataDir.resolve("identity").resolve("cert.pem")),
+    assertFalse(Files.exists(worker.dataDir.resolve("identity").resolve("cert.pem")),
         "the identity is forgotten: joining again needs a new token");
+    assertEquals(List.of(), pgrep(marker), "the workload is stopped");
     assertNoErrorLogged("worker");
   }
 

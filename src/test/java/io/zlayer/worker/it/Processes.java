@@ -112,20 +112,27 @@ public final class Processes implements AutoCloseable {
 
   public WorkerConfig workerConfig(String name, ControllerConfig controller, String minTtl, String grace)
       throws IOException {
+    return workerConfig(name, controller, minTtl, grace, "bridge_port: -1");
+  }
+
+  /** A worker config with {@code extra} lines (which must set {@code bridge_port}). */
+  public WorkerConfig workerConfig(String name, ControllerConfig controller, String minTtl, String grace,
+                                   String... extra) throws IOException {
     Path dataDir = dir.resolve(name + "-data");
     Path file = dir.resolve(name + ".yaml");
-    Files.writeString(file, String.join("\n",
+    List<String> lines = new ArrayList<>(List.of(
         "mode: worker-tier",
         "role: worker",
         "servers:",
         "  - https://127.0.0.1:" + controller.grpcPort,
         "data_dir: " + dataDir,
-        "bridge_port: -1",
         "heartbeat_min_ttl: " + minTtl,
         "heartbeat_grace: " + grace,
         "labels:",
-        "  zone: e2e",
-        ""));
+        "  zone: e2e"));
+    lines.addAll(List.of(extra));
+    lines.add("");
+    Files.writeString(file, String.join("\n", lines));
     return new WorkerConfig(file, dataDir);
   }
 
