@@ -75,6 +75,8 @@ final class DevCommand implements Callable<Integer> {
         + "  (data in " + controllerOptions.dataDir() + ")");
     out.println("  operator    bridge on 127.0.0.1:" + bridgePort + ", admin token in "
         + controllerOptions.dataDir().resolve(ControllerNode.ADMIN_TOKEN_FILE));
+    out.println("  console     http://127.0.0.1:" + controller.operatorPort() + "/ui/  (bin/worker ui prints it with the token;"
+        + " metrics at /metrics)");
     out.println("  worker      joined as node " + nodeId + "  (identity in " + workerOptions.identityDir() + ")");
     out.println();
     out.println("Try, in another terminal:");
