@@ -120,7 +120,13 @@ public final class ControllerNode {
               ServerIdentity identity = ca.issueServerIdentity(options.tlsNames());
               String adminToken = adminToken(options.dataDir());
               return build(vertx, options, clock, store, clusterId, ca, identity, adminToken);
-            }))).compose(cp -> cp.nodes().load().map(cp))
+            }))).compose(cp -> cp.store().revision().compose(loadedAt -> cp.nodes().load().map(n -> {
+              if (cp.store() instanceof io.zlayer.worker.store.etcd.EtcdStore) {
+                // Other controllers change node records too: follow them from the load on.
+                cp.nodes().follow(loadedAt, cp.nodeService()::changedElsewhere);
+              }
+              return cp;
+            })))
             .onFailure(e -> store.close()))
         .compose(cp -> cp.assignments().currentRevision().map(revision -> {
           // Every assignment event wakes the node's held legacy poll, whichever event loop holds it.
