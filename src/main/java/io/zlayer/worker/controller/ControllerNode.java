@@ -7,6 +7,7 @@ import io.zlayer.worker.bus.Addresses;
 import io.zlayer.worker.config.ControllerOptions;
 import io.zlayer.worker.controller.cluster.ClusterCa;
 import io.zlayer.worker.controller.cluster.ControllerRegistry;
+import io.zlayer.worker.controller.cluster.NodeOwnership;
 import io.zlayer.worker.controller.core.AdaptiveTtl;
 import io.zlayer.worker.controller.core.LeaseDirectory;
 import io.zlayer.worker.controller.core.NodeDirectory;
@@ -57,6 +58,7 @@ public final class ControllerNode {
   private PrometheusMetrics metrics;
   private OperatorHttp operatorHttp;
   private volatile ControllerRegistry registry;
+  private volatile NodeOwnership ownership;
   /**
    * Endpoint verticle instances sharing the port: one per core by default (each on its own event
    * loop; Vert.x hands each accepted connection to one of them). The system property
@@ -134,7 +136,11 @@ public final class ControllerNode {
           return cp;
         }))
         .compose(cp -> {
-          cp.nodeService().grantFailoverLeases();
+          if (!(cp.store() instanceof io.zlayer.worker.store.etcd.EtcdStore)) {
+            // Alone on its store, a controller holds every node: after a start nobody expires while
+            // workers reconnect. With several, the leader adopts the nodes nobody holds (NodeOwnership).
+            cp.nodeService().grantFailoverLeases();
+          }
           ControllerNode node = new ControllerNode(vertx, cp, endpointInstances);
           return node.deploy().compose(v -> node.joinCluster()).map(node);
         });
@@ -148,8 +154,14 @@ public final class ControllerNode {
     ControllerOptions o = cp.options();
     ControllerRegistry.Self self = new ControllerRegistry.Self(o.nodeId(),
         o.workerGrpcAddr().host() + ":" + port(), o.operatorHttpAddr().host() + ":" + operatorPort());
-    return ControllerRegistry.join(cp.store(), self).onSuccess(r -> registry = r).<Void>mapEmpty()
-        .recover(e -> stop().transform(x -> Future.failedFuture(e)));
+    return ControllerRegistry.join(cp.store(), self).compose(r -> {
+      registry = r;
+      if (cp.store() instanceof io.zlayer.worker.store.etcd.EtcdStore etcd) {
+        ownership = new NodeOwnership(etcd, r, cp.leases(), cp.nodes(), cp.clock());
+        return ownership.start();
+      }
+      return Future.<Void>succeededFuture();
+    }).recover(e -> stop().transform(x -> Future.failedFuture(e)));
   }
 
   /** The cluster's controllers (see {@link ControllerRegistry#list}). */
@@ -242,6 +254,10 @@ public final class ControllerNode {
   }
 
   public Future<Void> stop() {
+    if (ownership != null) {
+      ownership.stop();
+      ownership = null;
+    }
     ControllerRegistry r = registry;
     registry = null;
     Future<Void> chain = r == null ? Future.succeededFuture() : r.close();

@@ -52,7 +52,7 @@ public final class ControllerRegistry {
 
   /**
    * Registers this controller: on etcd, under a new lease, refusing a node_id a live controller
-   * holds, then campaigns for leadership in the background.
+   * holds. Leadership is then sought with {@link #campaign}.
    */
   public static Future<ControllerRegistry> join(Store store, Self self) {
     if (!(store instanceof EtcdStore etcd)) {
@@ -64,7 +64,7 @@ public final class ControllerRegistry {
         .compose(result -> {
           if (result.succeeded()) {
             ControllerRegistry r = new ControllerRegistry(self, etcd, lease, etcd.leases().keepAlive(lease, LEASE_TTL_SECS));
-            r.campaign();
+            r.watchLease();
             LOG.info("controller {} registered in etcd (lease {})", self.nodeId(), Long.toHexString(lease));
             return Future.succeededFuture(r);
           }
@@ -77,23 +77,35 @@ public final class ControllerRegistry {
         }));
   }
 
-  private void campaign() {
+  private void watchLease() {
     keepAlive.lost().onSuccess(v -> {
       if (!closed) {
         leading = false;
         LOG.error("controller {}: its etcd lease expired (etcd unreachable too long); it no longer leads", self.nodeId());
       }
     });
+  }
+
+  /**
+   * Campaigns for leadership in the background (etcd's election waits until the current leader's
+   * lease ends or it resigns); {@code onLeading} runs once this controller leads.
+   */
+  public void campaign(Runnable onLeading) {
+    if (etcd == null) {
+      onLeading.run();
+      return;
+    }
     etcd.election().campaign(ELECTION, leaseId, Long.toString(self.nodeId())).onComplete(ar -> {
       if (ar.succeeded() && !closed) {
         leadership = ar.result();
         leading = true;
         LOG.info("controller {} leads", self.nodeId());
+        onLeading.run();
       } else if (ar.failed() && !closed) {
         LOG.warn("controller {}: campaign failed ({}); campaigning again", self.nodeId(), ar.cause().getMessage());
         etcd.leases().timeToLive(leaseId).onSuccess(ttl -> {
-          if (ttl > 0) {
-            campaign();
+          if (ttl > 0 && !closed) {
+            campaign(onLeading);
           }
         });
       }
