@@ -50,6 +50,8 @@ public final class ControllerNode {
   private static final Logger LOG = LoggerFactory.getLogger(ControllerNode.class);
   public static final String ADMIN_TOKEN_FILE = "admin.token";
   private static final String CLUSTER_ID_KEY = "meta/cluster_id";
+  private static final long STORE_RETRY_FIRST_MS = 1000;
+  private static final long STORE_RETRY_MAX_MS = 30_000;
 
   private final Vertx vertx;
   private final ControlPlane cp;
@@ -113,7 +115,7 @@ public final class ControllerNode {
       // A key of the shared worker-tier schema that a controller does not use: say so once.
       LOG.warn("config key labels is not used by a controller; ignored");
     }
-    return Stores.open(vertx, options.store(), options.dataDir().resolve("store"))
+    return openStore(vertx, options, STORE_RETRY_FIRST_MS)
         .compose(store -> clusterId(store).compose(clusterId -> vertx.executeBlocking(() -> {
           io.zlayer.worker.store.StoreFiles.privateDirectory(options.dataDir());
           return clusterId;
@@ -144,6 +146,21 @@ public final class ControllerNode {
           ControllerNode node = new ControllerNode(vertx, cp, endpointInstances);
           return node.deploy().compose(v -> node.joinCluster()).map(node);
         });
+  }
+
+  /**
+   * Opens the store; an unreachable one (etcd down) is retried with backoff (1 s doubling to 30 s)
+   * rather than ending the start, so controllers and etcd may come up in any order.
+   */
+  private static Future<Store> openStore(Vertx vertx, ControllerOptions options, long delayMs) {
+    return Stores.open(vertx, options.store(), options.dataDir().resolve("store")).recover(e -> {
+      if (!(e instanceof io.zlayer.worker.store.StoreUnavailableException)) {
+        return Future.failedFuture(e);
+      }
+      LOG.warn("the cluster state store is unreachable ({}); retrying in {} ms", e.getMessage(), delayMs);
+      return Future.<Void>future(p -> vertx.setTimer(delayMs, t -> p.complete()))
+          .compose(v -> openStore(vertx, options, Math.min(delayMs * 2, STORE_RETRY_MAX_MS)));
+    });
   }
 
   /**

@@ -88,6 +88,11 @@ class SeveralControllersTest {
     assertEquals(1L, ((JsonObject) listed.stream().filter(c -> ((JsonObject) c).getBoolean("leader")).findFirst()
         .orElseThrow()).getLong("node_id"), "the first controller leads");
     assertTrue(listed.encode().contains("127.0.0.1:" + controllers.get(1).port()), listed.encode());
+    ControllerNode third = controllers.get(2);
+    OperatorHttpTest.Reply http = await(OperatorHttpTest.http(vertx, third.operatorPort(),
+        io.vertx.core.http.HttpMethod.GET, "/v1/controllers", third.controlPlane().adminToken(), null));
+    assertEquals(200, http.status(), http.body());
+    assertEquals(3, http.json().getJsonArray("controllers").size(), http.body());
     String ca = controllers.get(0).controlPlane().ca().caSha256();
     for (ControllerNode c : controllers) {
       assertEquals(ca, c.controlPlane().ca().caSha256(), "one CA for the cluster");
