@@ -137,4 +137,29 @@ class NodeOwnershipTest {
     assertEquals(NodeState.READY, c.controlPlane().nodes().get(x).orElseThrow().state());
     assertEquals(0, leader.controlPlane().nodeService().sweep().size(), "nobody expired");
   }
+
+  @Test
+  void aKilledLeadersNodesAreAdoptedByTheNextLeaderWithin5Seconds(Vertx vertx) throws Exception {
+    ControllerNode killed = controllers.get(0);
+    long x = RawWorker.register(vertx, killed).nodeId();
+    await(heartbeat(vertx, killed, x));
+    until(vertx, "the leader owns node " + x, () -> { try { return "1".equals(owner(x)); } catch (Exception e) { throw new AssertionError(e); } });
+    for (ControllerNode c : controllers) {
+      until(vertx, "every controller knows node " + x, () -> c.controlPlane().nodes().get(x).isPresent());
+    }
+
+    // As kill -9: the lease is neither renewed nor revoked; etcd expires it.
+    killed.registry().abandon();
+    long t0 = System.nanoTime();
+    await(controllers.remove(0).stop());
+    int failover = controllers.get(0).controlPlane().leases().ttl().failoverTtlSecs();
+    until(vertx, "another controller leads and adopts node " + x, () -> controllers.stream().anyMatch(c ->
+        c.registry().leading() && c.controlPlane().leases().get(x).map(l -> l.ttlSecs() == failover).orElse(false)));
+    long takeoverMs = (System.nanoTime() - t0) / 1_000_000;
+    System.out.printf("node-ownership: leader killed: another leads and adopted its node after %d ms%n", takeoverMs);
+    assertTrue(takeoverMs < 5000, "takeover after " + takeoverMs + " ms");
+    for (ControllerNode c : controllers) {
+      assertEquals(NodeState.READY, c.controlPlane().nodes().get(x).orElseThrow().state());
+    }
+  }
 }
