@@ -171,7 +171,7 @@ public final class ControllerNode {
     ControllerOptions o = cp.options();
     ControllerRegistry.Self self = new ControllerRegistry.Self(o.nodeId(),
         o.workerGrpcAddr().host() + ":" + port(), o.operatorHttpAddr().host() + ":" + operatorPort());
-    return ControllerRegistry.join(cp.store(), self).compose(r -> {
+    return ControllerRegistry.join(vertx, cp.store(), self).compose(r -> {
       registry = r;
       if (cp.store() instanceof io.zlayer.worker.store.etcd.EtcdStore etcd) {
         ownership = new NodeOwnership(etcd, r, cp.leases(), cp.nodes(), cp.clock());

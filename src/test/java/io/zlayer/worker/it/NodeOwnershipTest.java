@@ -162,4 +162,26 @@ class NodeOwnershipTest {
       assertEquals(NodeState.READY, c.controlPlane().nodes().get(x).orElseThrow().state());
     }
   }
+
+  @Test
+  void aControllerThatLostItsEtcdLeaseRegistersAgainAndRecordsItsNodes(Vertx vertx) throws Exception {
+    ControllerNode leader = controllers.get(0);
+    ControllerNode b = controllers.get(1);
+    long x = RawWorker.register(vertx, b).nodeId();
+    until(vertx, "the leader knows node " + x, () -> leader.controlPlane().nodes().get(x).isPresent());
+    await(heartbeat(vertx, b, x));
+    until(vertx, "B owns node " + x, () -> { try { return "2".equals(owner(x)); } catch (Exception e) { throw new AssertionError(e); } });
+
+    long lost = b.registry().leaseId();
+    await(direct.leases().revoke(lost)); // as after a partition longer than the lease
+    until(vertx, "B registers again and owns node " + x + " again", () -> {
+      try {
+        return b.registry().leaseId() != lost && "2".equals(owner(x)) && await(b.controllers()).size() == 3;
+      } catch (Exception e) {
+        throw new AssertionError(e);
+      }
+    });
+    until(vertx, "the leader lets go of node " + x, () -> leader.controlPlane().leases().get(x).isEmpty());
+    assertEquals(NodeState.READY, leader.controlPlane().nodes().get(x).orElseThrow().state());
+  }
 }

@@ -39,13 +39,19 @@ public final class ControllerRegistry {
 
   private final Self self;
   private final EtcdStore etcd;
-  private final long leaseId;
-  private final EtcdLeases.KeepAlive keepAlive;
+  private volatile long leaseId;
+  private volatile EtcdLeases.KeepAlive keepAlive;
+  private volatile Runnable onLeading = () -> { };
+  private volatile java.util.function.LongConsumer onRejoined = id -> { };
+  private static final long REJOIN_RETRY_MS = 1000;
   private volatile boolean leading;
   private volatile LeaderKey leadership;
   private volatile boolean closed;
 
-  private ControllerRegistry(Self self, EtcdStore etcd, long leaseId, EtcdLeases.KeepAlive keepAlive) {
+  private final io.vertx.core.Vertx vertx;
+
+  private ControllerRegistry(io.vertx.core.Vertx vertx, Self self, EtcdStore etcd, long leaseId, EtcdLeases.KeepAlive keepAlive) {
+    this.vertx = vertx;
     this.self = self;
     this.etcd = etcd;
     this.leaseId = leaseId;
@@ -57,16 +63,16 @@ public final class ControllerRegistry {
    * Registers this controller: on etcd, under a new lease, refusing a node_id a live controller
    * holds. Leadership is then sought with {@link #campaign}.
    */
-  public static Future<ControllerRegistry> join(Store store, Self self) {
+  public static Future<ControllerRegistry> join(io.vertx.core.Vertx vertx, Store store, Self self) {
     if (!(store instanceof EtcdStore etcd)) {
-      return Future.succeededFuture(new ControllerRegistry(self, null, 0, null));
+      return Future.succeededFuture(new ControllerRegistry(vertx, self, null, 0, null));
     }
     String key = PREFIX + self.nodeId();
     return etcd.leases().grant(LEASE_TTL_SECS).compose(lease -> etcd.txn(List.of(Compare.absent(key)),
             List.of(Op.put(key, self.toJson().encode())), lease)
         .compose(result -> {
           if (result.succeeded()) {
-            ControllerRegistry r = new ControllerRegistry(self, etcd, lease, etcd.leases().keepAlive(lease, LEASE_TTL_SECS));
+            ControllerRegistry r = new ControllerRegistry(vertx, self, etcd, lease, etcd.leases().keepAlive(lease, LEASE_TTL_SECS));
             r.watchLease();
             LOG.info("controller {} registered in etcd (lease {})", self.nodeId(), Long.toHexString(lease));
             return Future.succeededFuture(r);
@@ -84,9 +90,48 @@ public final class ControllerRegistry {
     keepAlive.lost().onSuccess(v -> {
       if (!closed) {
         leading = false;
-        LOG.error("controller {}: its etcd lease expired (etcd unreachable too long); it no longer leads", self.nodeId());
+        leadership = null;
+        LOG.error("controller {}: its etcd lease ended (etcd unreachable too long?); it no longer leads; registering again",
+            self.nodeId());
+        rejoin();
       }
     });
+  }
+
+  /** After the lease ended: a new lease, the entry again, the ownerships again, a new campaign. */
+  private void rejoin() {
+    if (closed) {
+      return;
+    }
+    String key = PREFIX + self.nodeId();
+    etcd.leases().grant(LEASE_TTL_SECS).compose(lease -> etcd.txn(List.of(Compare.absent(key)),
+        List.of(Op.put(key, self.toJson().encode())), lease).compose(r -> {
+          if (!r.succeeded()) {
+            return etcd.leases().revoke(lease).otherwiseEmpty().compose(v -> Future.<Long>failedFuture(
+                new ClusterRefusal("node_id " + self.nodeId() + " is held by another live controller")));
+          }
+          return Future.succeededFuture(lease);
+        })).onSuccess(lease -> {
+          if (closed) {
+            etcd.leases().revoke(lease);
+            return;
+          }
+          leaseId = lease;
+          keepAlive = etcd.leases().keepAlive(lease, LEASE_TTL_SECS);
+          watchLease();
+          LOG.info("controller {} registered in etcd again (lease {})", self.nodeId(), Long.toHexString(lease));
+          onRejoined.accept(lease);
+          campaign(onLeading);
+        }).onFailure(e -> {
+          LOG.warn("controller {}: registering again failed ({}); retrying in {} ms", self.nodeId(), e.getMessage(),
+              REJOIN_RETRY_MS);
+          vertx.setTimer(REJOIN_RETRY_MS, t -> rejoin());
+        });
+  }
+
+  /** Told the new lease when this controller registered again after losing its lease. */
+  public void onRejoined(java.util.function.LongConsumer listener) {
+    onRejoined = listener;
   }
 
   /**
@@ -94,6 +139,7 @@ public final class ControllerRegistry {
    * lease ends or it resigns); {@code onLeading} runs once this controller leads.
    */
   public void campaign(Runnable onLeading) {
+    this.onLeading = onLeading;
     if (etcd == null) {
       onLeading.run();
       return;
@@ -106,8 +152,9 @@ public final class ControllerRegistry {
         onLeading.run();
       } else if (ar.failed() && !closed) {
         LOG.warn("controller {}: campaign failed ({}); campaigning again", self.nodeId(), ar.cause().getMessage());
-        etcd.leases().timeToLive(leaseId).onSuccess(ttl -> {
-          if (ttl > 0 && !closed) {
+        long lease = leaseId;
+        etcd.leases().timeToLive(lease).onSuccess(ttl -> {
+          if (ttl > 0 && !closed && lease == leaseId) {
             campaign(onLeading);
           }
         });

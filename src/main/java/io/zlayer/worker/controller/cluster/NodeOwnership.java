@@ -51,6 +51,8 @@ public final class NodeOwnership {
       return watch.started();
     }).onSuccess(v -> {
       leases.onHeld(this::held);
+      // A controller that lost its etcd lease (and so its ownerships) records them again.
+      registry.onRejoined(lease -> leases.heldNodes().forEach(this::held));
       registry.campaign(this::adoptOrphans);
     });
   }

@@ -62,6 +62,11 @@ public final class LeaseDirectory {
     return held.contains(nodeId);
   }
 
+  /** The nodes whose heartbeats land here. */
+  public java.util.List<Long> heldNodes() {
+    return List.copyOf(held);
+  }
+
   /** Another controller holds the node now: drop its lease here, so this one never sweeps it. */
   public void release(long nodeId) {
     held.remove(nodeId);
