@@ -51,10 +51,17 @@ public final class Addresses {
    */
   public static final String OPERATOR_GC = "zlayer.operator.gc";
 
+  /**
+   * {@code {}} -> {@code {controllers: [{node_id, worker_addr, operator_addr, leader, self}]}}: the
+   * cluster's live controllers (on etcd), or this one alone (embedded store), and which leads.
+   */
+  public static final String OPERATOR_CONTROLLERS = "zlayer.operator.controllers";
+
   /** Every operator address: the only inbound addresses the controller's bridge permits. */
   public static final List<String> OPERATOR_ADDRESSES = List.of(
       OPERATOR_TOKEN_CREATE, OPERATOR_NODES_LIST, OPERATOR_ASSIGN, OPERATOR_UNASSIGN,
-      OPERATOR_DRAIN, OPERATOR_UNDRAIN, OPERATOR_SHUTDOWN, OPERATOR_PUSH_CONFIG, OPERATOR_REVOKE, OPERATOR_DEREGISTER, OPERATOR_GC);
+      OPERATOR_DRAIN, OPERATOR_UNDRAIN, OPERATOR_SHUTDOWN, OPERATOR_PUSH_CONFIG, OPERATOR_REVOKE, OPERATOR_DEREGISTER, OPERATOR_GC,
+      OPERATOR_CONTROLLERS);
 
   // ---- controller: events (publish) ----
 

@@ -24,6 +24,7 @@ import picocli.CommandLine.Command;
         OperatorCommands.Revoke.class,
         OperatorCommands.Deregister.class,
         OperatorCommands.Gc.class,
+        ControllersCommand.class,
         UiCommand.class,
         SimulateCommand.class,
         AutoComplete.GenerateCompletion.class,

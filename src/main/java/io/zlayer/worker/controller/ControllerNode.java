@@ -5,6 +5,9 @@ import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import io.zlayer.worker.bus.Addresses;
 import io.zlayer.worker.config.ControllerOptions;
+import io.zlayer.worker.controller.cluster.ClusterCa;
+import io.zlayer.worker.controller.cluster.ControllerRegistry;
+import io.zlayer.worker.controller.cluster.NodeOwnership;
 import io.zlayer.worker.controller.core.AdaptiveTtl;
 import io.zlayer.worker.controller.core.LeaseDirectory;
 import io.zlayer.worker.controller.core.NodeDirectory;
@@ -47,6 +50,8 @@ public final class ControllerNode {
   private static final Logger LOG = LoggerFactory.getLogger(ControllerNode.class);
   public static final String ADMIN_TOKEN_FILE = "admin.token";
   private static final String CLUSTER_ID_KEY = "meta/cluster_id";
+  private static final long STORE_RETRY_FIRST_MS = 1000;
+  private static final long STORE_RETRY_MAX_MS = 30_000;
 
   private final Vertx vertx;
   private final ControlPlane cp;
@@ -54,6 +59,8 @@ public final class ControllerNode {
   private final List<ControllerVerticle> endpoints = new java.util.concurrent.CopyOnWriteArrayList<>();
   private PrometheusMetrics metrics;
   private OperatorHttp operatorHttp;
+  private volatile ControllerRegistry registry;
+  private volatile NodeOwnership ownership;
   /**
    * Endpoint verticle instances sharing the port: one per core by default (each on its own event
    * loop; Vert.x hands each accepted connection to one of them). The system property
@@ -103,18 +110,27 @@ public final class ControllerNode {
     if (endpointInstances < 1) {
       return Future.failedFuture(new IllegalArgumentException("endpointInstances must be at least 1"));
     }
-    if (!options.peers().isEmpty() || !options.labels().isEmpty()) {
-      // Keys of the shared worker-tier schema that a controller does not use (yet): say so once.
-      LOG.warn("config keys peers and labels are not used by a controller; ignored");
+    // peers has no role: controllers find each other through the store (etcd), not a static list.
+    if (!options.labels().isEmpty()) {
+      // A key of the shared worker-tier schema that a controller does not use: say so once.
+      LOG.warn("config key labels is not used by a controller; ignored");
     }
-    return Stores.open(vertx, options.store(), options.dataDir().resolve("store"))
+    return openStore(vertx, options, STORE_RETRY_FIRST_MS)
         .compose(store -> clusterId(store).compose(clusterId -> vertx.executeBlocking(() -> {
           io.zlayer.worker.store.StoreFiles.privateDirectory(options.dataDir());
-          WorkerCa ca = WorkerCa.loadOrCreate(options.workerCaDir(), clusterId);
-          ServerIdentity identity = ca.issueServerIdentity(options.tlsNames());
-          String adminToken = adminToken(options.dataDir());
-          return build(vertx, options, clock, store, clusterId, ca, identity, adminToken);
-        })).compose(cp -> cp.nodes().load().map(cp))
+          return clusterId;
+        })).compose(clusterId -> ClusterCa.loadOrCreate(vertx, store, options.workerCaDir(), clusterId)
+            .compose(ca -> vertx.executeBlocking(() -> {
+              ServerIdentity identity = ca.issueServerIdentity(options.tlsNames());
+              String adminToken = adminToken(options.dataDir());
+              return build(vertx, options, clock, store, clusterId, ca, identity, adminToken);
+            }))).compose(cp -> cp.store().revision().compose(loadedAt -> cp.nodes().load().map(n -> {
+              if (cp.store() instanceof io.zlayer.worker.store.etcd.EtcdStore) {
+                // Other controllers change node records too: follow them from the load on.
+                cp.nodes().follow(loadedAt, cp.nodeService()::changedElsewhere);
+              }
+              return cp;
+            })))
             .onFailure(e -> store.close()))
         .compose(cp -> cp.assignments().currentRevision().map(revision -> {
           // Every assignment event wakes the node's held legacy poll, whichever event loop holds it.
@@ -122,10 +138,60 @@ public final class ControllerNode {
           return cp;
         }))
         .compose(cp -> {
-          cp.nodeService().grantFailoverLeases();
+          if (!(cp.store() instanceof io.zlayer.worker.store.etcd.EtcdStore)) {
+            // Alone on its store, a controller holds every node: after a start nobody expires while
+            // workers reconnect. With several, the leader adopts the nodes nobody holds (NodeOwnership).
+            cp.nodeService().grantFailoverLeases();
+          }
           ControllerNode node = new ControllerNode(vertx, cp, endpointInstances);
-          return node.deploy().map(node);
+          return node.deploy().compose(v -> node.joinCluster()).map(node);
         });
+  }
+
+  /**
+   * Opens the store; an unreachable one (etcd down) is retried with backoff (1 s doubling to 30 s)
+   * rather than ending the start, so controllers and etcd may come up in any order.
+   */
+  private static Future<Store> openStore(Vertx vertx, ControllerOptions options, long delayMs) {
+    return Stores.open(vertx, options.store(), options.dataDir().resolve("store")).recover(e -> {
+      if (!(e instanceof io.zlayer.worker.store.StoreUnavailableException)) {
+        return Future.failedFuture(e);
+      }
+      LOG.warn("the cluster state store is unreachable ({}); retrying in {} ms", e.getMessage(), delayMs);
+      return Future.<Void>future(p -> vertx.setTimer(delayMs, t -> p.complete()))
+          .compose(v -> openStore(vertx, options, Math.min(delayMs * 2, STORE_RETRY_MAX_MS)));
+    });
+  }
+
+  /**
+   * Registers this controller with the others (etcd) once its ports are bound, so its entry names
+   * real addresses; a refusal (node_id taken) stops what was started.
+   */
+  private Future<Void> joinCluster() {
+    ControllerOptions o = cp.options();
+    ControllerRegistry.Self self = new ControllerRegistry.Self(o.nodeId(),
+        o.workerGrpcAddr().host() + ":" + port(), o.operatorHttpAddr().host() + ":" + operatorPort());
+    return ControllerRegistry.join(vertx, cp.store(), self).compose(r -> {
+      registry = r;
+      if (cp.store() instanceof io.zlayer.worker.store.etcd.EtcdStore etcd) {
+        ownership = new NodeOwnership(etcd, r, cp.leases(), cp.nodes(), cp.clock());
+        return ownership.start();
+      }
+      return Future.<Void>succeededFuture();
+    }).recover(e -> stop().transform(x -> Future.failedFuture(e)));
+  }
+
+  /** The cluster's controllers (see {@link ControllerRegistry#list}). */
+  public Future<io.vertx.core.json.JsonArray> controllers() {
+    ControllerRegistry r = registry;
+    return r == null ? Future.failedFuture(new io.zlayer.worker.controller.core.ControlPlaneException(
+        io.zlayer.worker.controller.core.ControlPlaneException.Kind.UNAVAILABLE, "the controller is still starting"))
+        : r.list();
+  }
+
+  /** This controller's entry among the cluster's controllers; null until started. */
+  public ControllerRegistry registry() {
+    return registry;
   }
 
   private static ControlPlane build(Vertx vertx, ControllerOptions options, Clock clock, Store store,
@@ -187,7 +253,7 @@ public final class ControllerNode {
       return v;
     };
     return vertx.deployVerticle(new OperatorVerticle(cp.nodeService(), cp.orders(), cp.tokens(),
-            new NodeViews(cp.nodes(), cp.leases()), cp.options(), cp.adminToken())).onSuccess(deployments::add)
+            new NodeViews(cp.nodes(), cp.leases()), cp.options(), cp.adminToken(), this::controllers)).onSuccess(deployments::add)
         .compose(id -> vertx.deployVerticle(new LeaseSweeperVerticle(cp.nodeService(),
             cp.options().nodeGcThreshold())).onSuccess(deployments::add))
         .compose(id -> vertx.deployVerticle(endpoint, new io.vertx.core.DeploymentOptions().setInstances(endpointInstances))
@@ -205,7 +271,13 @@ public final class ControllerNode {
   }
 
   public Future<Void> stop() {
-    Future<Void> chain = Future.succeededFuture();
+    if (ownership != null) {
+      ownership.stop();
+      ownership = null;
+    }
+    ControllerRegistry r = registry;
+    registry = null;
+    Future<Void> chain = r == null ? Future.succeededFuture() : r.close();
     for (int i = deployments.size() - 1; i >= 0; i--) {
       String id = deployments.get(i);
       chain = chain.eventually(() -> vertx.undeploy(id));

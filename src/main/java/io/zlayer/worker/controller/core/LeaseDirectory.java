@@ -14,6 +14,10 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class LeaseDirectory {
   private final Map<Long, Lease> leases = new ConcurrentHashMap<>();
   private final AdaptiveTtl ttl;
+  /** Told when a node's heartbeats first land here (several controllers: ownership); null alone. */
+  private volatile java.util.function.LongConsumer onHeld;
+  /** Nodes whose heartbeats land here (only kept when {@link #onHeld} is set). */
+  private final java.util.Set<Long> held = ConcurrentHashMap.newKeySet();
 
   public LeaseDirectory(AdaptiveTtl ttl) {
     this.ttl = ttl;
@@ -38,7 +42,35 @@ public final class LeaseDirectory {
     Lease lease = leases.compute(nodeId, (id, old) -> old == null
         ? new Lease(id, nowMillis, ttl.compute(leases.size() + 1L), ttl.graceSecs())
         : old.renewed(nowMillis, ttl.compute(leases.size())));
+    java.util.function.LongConsumer h = onHeld;
+    if (h != null && held.add(nodeId)) {
+      h.accept(nodeId);
+    }
     return lease.ttlSecs();
+  }
+
+  /**
+   * With several controllers: {@code listener} hears of each node whose heartbeats start landing
+   * here (once, until the lease goes or {@link #release} is called), to record the ownership.
+   */
+  public void onHeld(java.util.function.LongConsumer listener) {
+    onHeld = listener;
+  }
+
+  /** Whether this controller holds the node's session (its heartbeats land here). */
+  public boolean holds(long nodeId) {
+    return held.contains(nodeId);
+  }
+
+  /** The nodes whose heartbeats land here. */
+  public java.util.List<Long> heldNodes() {
+    return List.copyOf(held);
+  }
+
+  /** Another controller holds the node now: drop its lease here, so this one never sweeps it. */
+  public void release(long nodeId) {
+    held.remove(nodeId);
+    leases.remove(nodeId);
   }
 
   /** Gives a lease the failover TTL, as after a controller start (nobody expires while workers reconnect). */
@@ -52,6 +84,7 @@ public final class LeaseDirectory {
 
   public void remove(long nodeId) {
     leases.remove(nodeId);
+    held.remove(nodeId);
   }
 
   /** Removes and returns the leases expired at {@code nowMillis}. */
@@ -59,6 +92,7 @@ public final class LeaseDirectory {
     List<Lease> expired = new ArrayList<>();
     for (Lease lease : leases.values()) {
       if (lease.isExpired(nowMillis) && leases.remove(lease.nodeId(), lease)) {
+        held.remove(lease.nodeId());
         expired.add(lease);
       }
     }

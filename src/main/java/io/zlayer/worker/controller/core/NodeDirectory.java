@@ -32,6 +32,9 @@ public final class NodeDirectory {
   private final java.util.concurrent.ConcurrentSkipListSet<Long> unused = new java.util.concurrent.ConcurrentSkipListSet<>();
   private final KeyedQueue<Long> updates = new KeyedQueue<>();
   private final Map<String, Long> certificates = new ConcurrentHashMap<>();
+  /** While {@link #follow following} a shared store: the revision of each node's record we hold. */
+  private final Map<Long, Long> revisions = new ConcurrentHashMap<>();
+  private volatile boolean following;
   private final Map<Long, java.util.Deque<CommandResult>> commandResults = new ConcurrentHashMap<>();
   /** The highest node id handed out before a collection (see {@link #collectDeregistered}). */
   static final String ID_FLOOR_KEY = "meta/node_id_floor";
@@ -112,6 +115,44 @@ public final class NodeDirectory {
         certificates.remove(sha, id);
       }
     }
+  }
+
+  /**
+   * On a store shared with other controllers (etcd): follows every node record they write, from
+   * {@code afterRevision} on, so this controller's view (the liveness rule, the gate) stays the
+   * cluster's. {@code changed} hears of each record another controller changed (previous record, or
+   * null for a new node; new record). Changes this controller wrote itself are recognised by
+   * their revision and skipped.
+   */
+  public io.zlayer.worker.store.Watch follow(long afterRevision,
+                                               java.util.function.BiConsumer<NodeRecord, NodeRecord> changed) {
+    following = true;
+    return store.watch(NodeRecord.PREFIX, afterRevision, event -> {
+      KeyValue kv = event.kv();
+      long id;
+      try {
+        id = Long.parseLong(kv.key().substring(NodeRecord.PREFIX.length()));
+      } catch (NumberFormatException e) {
+        return;
+      }
+      if (revisions.getOrDefault(id, 0L) >= kv.modRevision()) {
+        return; // our own write, or older than what we hold
+      }
+      revisions.put(id, kv.modRevision());
+      NodeRecord previous = nodes.get(id);
+      if (event.type() == io.zlayer.worker.store.WatchEvent.Type.DELETE) {
+        if (previous != null) {
+          forget(previous); // collected by another controller
+        }
+        return;
+      }
+      NodeRecord next = NodeRecord.fromJson(new JsonObject(kv.value()), clock.instant().getEpochSecond());
+      if (next.equals(previous)) {
+        return;
+      }
+      cache(next);
+      changed.accept(previous, next);
+    });
   }
 
   public Optional<NodeRecord> get(long nodeId) {
@@ -225,6 +266,9 @@ public final class NodeDirectory {
               "node " + nodeId + ": an event key was taken meanwhile; try again");
         }
         cache(next);
+        if (following) {
+          revisions.merge(nodeId, result.revision(), Math::max);
+        }
         return new Written(current, next, result.revision());
       });
     });

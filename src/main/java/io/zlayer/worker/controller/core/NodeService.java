@@ -67,6 +67,17 @@ public final class NodeService {
     cutters.add(cut);
   }
 
+  /**
+   * Another controller changed the node's record (seen through the store): a node that left there
+   * loses what it holds open here too (its streams, its poll, its lease).
+   */
+  public void changedElsewhere(NodeRecord previous, NodeRecord node) {
+    if (!node.state().live() && (previous == null || previous.state().live())) {
+      LOG.info("node {} is {} (through another controller): {}", node.nodeId(), node.state().wire(), node.stateCause());
+      leave(node.nodeId());
+    }
+  }
+
   // ---- the liveness rule ----
 
   /**

@@ -120,6 +120,9 @@ public final class OperatorHttp extends VerticleBase {
         .onSuccess(reply -> rc.json(reply.put("cluster_id", sources.clusterId())))
         .onFailure(e -> fail(rc, e)));
     router.get("/v1/nodes/:id").handler(this::node);
+    router.get("/v1/controllers").handler(rc -> request(Addresses.OPERATOR_CONTROLLERS, new JsonObject())
+        .onSuccess(reply -> rc.json(reply.put("cluster_id", sources.clusterId())))
+        .onFailure(e -> fail(rc, e)));
     router.post("/v1/nodes/:id/:action").handler(this::action);
     router.post("/v1/tokens").handler(rc -> body(rc).map(b -> request(Addresses.OPERATOR_TOKEN_CREATE, b)
         .onSuccess(reply -> rc.response().setStatusCode(201).putHeader("content-type", "application/json")

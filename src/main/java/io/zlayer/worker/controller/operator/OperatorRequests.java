@@ -37,7 +37,8 @@ final class OperatorRequests {
       Map.entry(Addresses.OPERATOR_REVOKE, Map.of("node_id", Type.NODE_ID)),
       Map.entry(Addresses.OPERATOR_UNDRAIN, Map.of("node_id", Type.NODE_ID)),
       Map.entry(Addresses.OPERATOR_DEREGISTER, Map.of("node_id", Type.NODE_ID, "reason", Type.TEXT)),
-      Map.entry(Addresses.OPERATOR_GC, Map.of()));
+      Map.entry(Addresses.OPERATOR_GC, Map.of()),
+      Map.entry(Addresses.OPERATOR_CONTROLLERS, Map.of()));
 
   private OperatorRequests() {
   }

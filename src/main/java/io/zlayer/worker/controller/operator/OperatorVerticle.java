@@ -43,11 +43,14 @@ public final class OperatorVerticle extends VerticleBase {
   private final NodeViews views;
   private final ControllerOptions options;
   private final String adminToken;
+  private final java.util.function.Supplier<Future<JsonArray>> controllers;
   private final List<MessageConsumer<?>> consumers = new ArrayList<>();
   private TcpEventBusBridge bridge;
 
   public OperatorVerticle(NodeService nodes, NodeOrders orders, TokenService tokens, NodeViews views,
-                          ControllerOptions options, String adminToken) {
+                          ControllerOptions options, String adminToken,
+                          java.util.function.Supplier<Future<JsonArray>> controllers) {
+    this.controllers = controllers;
     this.nodes = nodes;
     this.orders = orders;
     this.tokens = tokens;
@@ -79,6 +82,7 @@ public final class OperatorVerticle extends VerticleBase {
         .map(OperatorVerticle::stateReply));
     consume(Addresses.OPERATOR_GC, body -> nodes.collect(Duration.ZERO).map(ids ->
         new JsonObject().put("collected", ids.size()).put("node_ids", new JsonArray(ids))));
+    consume(Addresses.OPERATOR_CONTROLLERS, body -> controllers.get().map(list -> new JsonObject().put("controllers", list)));
     return startBridge();
   }
 
