@@ -180,6 +180,11 @@ public final class NodeService {
     return assignments.after(node.nodeId(), revision);
   }
 
+  /** The node's commands after {@code commandId}, oldest first, one page (a paged replay). */
+  public Future<List<NodeEventLog.Entry>> commandsAfter(NodePrincipal node, long commandId) {
+    return commands.after(node.nodeId(), commandId);
+  }
+
   /** The store's revision: what a client that is up to date has seen. */
   public Future<Long> currentRevision() {
     return assignments.currentRevision();
