@@ -67,7 +67,11 @@ class StreamLifecycleTest {
 
   /** One HTTP/2 connection over mTLS as the worker {@code identity}. */
   static HttpClient mtls(Vertx vertx, ControllerNode controller, Identity identity) {
-    return vertx.createHttpClient(new HttpClientOptions().setSsl(true).setUseAlpn(true)
+    return mtls(vertx, controller, identity, new HttpClientOptions());
+  }
+
+  static HttpClient mtls(Vertx vertx, ControllerNode controller, Identity identity, HttpClientOptions base) {
+    return vertx.createHttpClient(base.setSsl(true).setUseAlpn(true)
         .setProtocolVersion(HttpVersion.HTTP_2).setVerifyHost(false).setHttp2MultiplexingLimit(1_000)
         .setTrustOptions(new PemTrustOptions().addCertValue(Buffer.buffer(controller.controlPlane().ca().certificatePem())))
         .setKeyCertOptions(new PemKeyCertOptions().setKeyValue(Buffer.buffer(identity.keyPem()))
@@ -87,22 +91,17 @@ class StreamLifecycleTest {
     Buffer request = GrpcWire.frame(WatchAssignmentsRequest.newBuilder().setNodeId(identity.nodeId()).build().toByteArray());
     OpenStreams streams = controller.controlPlane().streams();
     await(cycles(vertx, request, 200)); // warm up: TLS, the connection, class loading
-    await(until(vertx, () -> streams.trackedStreams() == 0));
+    await(settled(vertx, () -> streams.trackedStreams() == 0));
     long heapBefore = usedHeap();
     long t0 = System.nanoTime();
     await(cycles(vertx, request, CYCLES), Duration.ofSeconds(120));
     long ms = (System.nanoTime() - t0) / 1_000_000;
-    await(until(vertx, () -> streams.trackedStreams() == 0));
+    boolean released = await(settled(vertx, () -> streams.trackedStreams() == 0));
     long heapGrownKb = (usedHeap() - heapBefore) >> 10;
-    if (Boolean.getBoolean("histo")) {
-      System.out.println(((String) ManagementFactory.getPlatformMBeanServer().invoke(
-          new javax.management.ObjectName("com.sun.management:type=DiagnosticCommand"), "gcClassHistogram",
-          new Object[] {null}, new String[] {String[].class.getName()})).lines().limit(40)
-          .collect(java.util.stream.Collectors.joining("\n")));
-    }
     System.out.printf("abuse stream-cycles: %,d WatchAssignments opened and cancelled on %d connection in %,d ms;"
         + " tracked streams after: %d, heap %+,d KiB%n", CYCLES, streams.connections(), ms, streams.trackedStreams(), heapGrownKb);
     assertEquals(1, streams.connections(), "one connection");
+    assertTrue(released, "streams still tracked: " + streams.trackedStreams());
     assertTrue(heapGrownKb < 8 * 1024, "heap grew " + heapGrownKb + " KiB");
   }
 
@@ -144,17 +143,19 @@ class StreamLifecycleTest {
     return done.future();
   }
 
-  /** Completes when {@code condition} holds, checked every 20 ms, for at most 20 s. */
-  static Future<Void> until(Vertx vertx, BooleanSupplier condition) {
-    Promise<Void> done = Promise.promise();
-    long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+  /** Completes with true once {@code condition} holds (checked every 20 ms), or false after 5 s. */
+  static Future<Boolean> settled(Vertx vertx, BooleanSupplier condition) {
+    return settled(vertx, condition, Duration.ofSeconds(5));
+  }
+
+  static Future<Boolean> settled(Vertx vertx, BooleanSupplier condition, Duration bound) {
+    Promise<Boolean> done = Promise.promise();
+    long deadline = System.nanoTime() + bound.toNanos();
     vertx.setPeriodic(0, 20, id -> {
-      if (condition.getAsBoolean()) {
+      boolean holds = condition.getAsBoolean();
+      if (holds || System.nanoTime() > deadline) {
         vertx.cancelTimer(id);
-        done.tryComplete();
-      } else if (System.nanoTime() > deadline) {
-        vertx.cancelTimer(id);
-        done.tryFail("condition not met within 20 s");
+        done.tryComplete(holds);
       }
     });
     return done.future();

@@ -17,8 +17,8 @@ import java.util.function.Function;
  * One watch stream's feed, flow-controlled by the stream: a worker that reads slowly, or not at
  * all, costs the controller at most the stream's write queue, never its backlog.
  *
- * <p>A backlog is replayed a page ({@link NodeEventLog#REPLAY_PAGE} events) at a time, each page
- * written while the stream is writable; a short last page hands over to a live store watch from
+ * <p>A backlog is replayed a page (at most {@link NodeEventLog#REPLAY_PAGE} events) at a time, each
+ * page written while the stream is writable (after the stream filled, pages start small and double); a short last page hands over to a live store watch from
  * the last event written. When a write fills the stream's queue (the HTTP/2 window is spent and
  * the queue is past its high-water mark), the live watch is cancelled, so events still on their
  * way are dropped, and the feed waits for the stream to drain; it then resumes from the last
@@ -29,6 +29,7 @@ import java.util.function.Function;
  * stream costs one object beyond its store watch.
  */
 final class WatchFeed<T> implements Runnable, Handler<NodeEventLog.Entry> {
+  private static final int MIN_PAGE = 16;
   /** Opens a live watch of a node's log after a revision. */
   interface Live {
     Watch open(NodePrincipal node, long afterRevision, Handler<NodeEventLog.Entry> handler);
@@ -36,7 +37,7 @@ final class WatchFeed<T> implements Runnable, Handler<NodeEventLog.Entry> {
 
   /** Reads one page of a node's log after a revision. */
   interface Pages {
-    Future<List<NodeEventLog.Entry>> after(NodePrincipal node, long afterRevision);
+    Future<List<NodeEventLog.Entry>> after(NodePrincipal node, long afterRevision, int limit);
   }
 
   private final GrpcServerResponse<?, T> response;
@@ -48,6 +49,8 @@ final class WatchFeed<T> implements Runnable, Handler<NodeEventLog.Entry> {
   private final OpenStreams streams;
   private final io.vertx.core.http.HttpConnection connection;
   private long last;
+  /** The next page's size: a full page at first, small after the stream filled (it drains a window at a time). */
+  private int pageSize = NodeEventLog.REPLAY_PAGE;
   private Watch watch;
   private boolean ended;
 
@@ -81,7 +84,7 @@ final class WatchFeed<T> implements Runnable, Handler<NodeEventLog.Entry> {
   }
 
   private void page() {
-    pages.after(node, last).onComplete(ar -> onContext(() -> paged(ar)));
+    pages.after(node, last, pageSize).onComplete(ar -> onContext(() -> paged(ar)));
   }
 
   private void paged(AsyncResult<List<NodeEventLog.Entry>> ar) {
@@ -93,13 +96,15 @@ final class WatchFeed<T> implements Runnable, Handler<NodeEventLog.Entry> {
       return;
     }
     List<NodeEventLog.Entry> page = ar.result();
-    for (NodeEventLog.Entry entry : page) {
-      if (!write(entry)) {
+    for (int i = 0; i < page.size(); i++) {
+      if (!write(page.get(i))) {
+        pageSize = Math.max(MIN_PAGE, 2 * (i + 1)); // about what one drain takes
         awaitDrain();
         return;
       }
     }
-    if (page.size() >= NodeEventLog.REPLAY_PAGE) {
+    if (page.size() >= pageSize) {
+      pageSize = Math.min(NodeEventLog.REPLAY_PAGE, 2 * pageSize);
       page();
     } else {
       watch = live.open(node, last, this);
@@ -116,6 +121,7 @@ final class WatchFeed<T> implements Runnable, Handler<NodeEventLog.Entry> {
     if (!write(entry)) {
       watch.cancel(); // what is still on its way is dropped, and read again from the store on drain
       watch = null;
+      pageSize = MIN_PAGE;
       awaitDrain();
     }
   }
