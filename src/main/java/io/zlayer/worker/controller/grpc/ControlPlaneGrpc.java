@@ -133,10 +133,12 @@ public final class ControlPlaneGrpc {
     WatchFeed<T> feed = new WatchFeed<>(call.response(), node, afterRevision, encode, live, pages, streams, connection);
     // The stream's resources go when the stream ends (cancelled or reset by the worker), not
     // when its connection does: a worker may open and cancel streams on one connection for ever.
-    Handler<Object> ended = x -> streams.ended(connection, feed);
-    call.errorHandler(ended::handle);
-    call.exceptionHandler(ended::handle);
-    call.response().exceptionHandler(ended::handle);
+    // One handler object for the three signals (it ignores its argument): every byte per stream counts.
+    @SuppressWarnings({"rawtypes", "unchecked"})
+    Handler ended = x -> streams.ended(connection, feed);
+    call.errorHandler(ended);
+    call.exceptionHandler(ended);
+    call.response().exceptionHandler(ended);
     streams.track(nodeId, connection, feed);
     feed.start();
   }
@@ -173,9 +175,10 @@ public final class ControlPlaneGrpc {
         call.response().end();
       }
     });
-    Handler<Object> ended = x -> release(call, bound);
-    call.errorHandler(ended::handle);
-    call.exceptionHandler(ended::handle);
+    @SuppressWarnings({"rawtypes", "unchecked"})
+    Handler ended = x -> release(call, bound);
+    call.errorHandler(ended);
+    call.exceptionHandler(ended);
   }
 
   /** A status stream ended: its connection forgets it (it held no resource beyond the slot). */
