@@ -35,7 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @ExtendWith(VertxExtension.class)
 class SlowConsumerTest {
-  private static final int EVENTS = Integer.getInteger("zlayer.abuse.slowEvents", 3_000);
+  private static final int EVENTS = Integer.getInteger("zlayer.abuse.slowEvents", 1_000);
   private static final int PAD = 4 * 1024;
   @TempDir
   Path dir;
