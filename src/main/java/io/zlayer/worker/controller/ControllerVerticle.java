@@ -34,6 +34,20 @@ public final class ControllerVerticle extends VerticleBase {
    * bytes on the wire once, while the table stays allocated for the connection's life.
    */
   static final long HPACK_TABLE_BYTES = 0;
+  /**
+   * Request headers a peer may send, HTTP/1.1 (the header block) and HTTP/2 (the decoded header
+   * list): a worker's call sends a few hundred bytes (path, content type, {@code te}, a timeout);
+   * larger is refused (431 on HTTP/1.1, the stream or connection refused on HTTP/2).
+   */
+  static final int MAX_HEADER_BYTES = 8 * 1024;
+  /**
+   * Rapid reset (CVE-2023-44487): a connection whose client resets more than this many streams
+   * in {@link #RST_FLOOD_WINDOW_SECS} is sent GOAWAY {@code ENHANCE_YOUR_CALM}. A worker cancels
+   * a stream when it reconnects or stops, a handful a minute; Netty's default. Tests that cancel
+   * streams in a loop raise it with {@code -Dzlayer.http2RstFloodLimit}.
+   */
+  static final int RST_FLOOD_LIMIT = 200;
+  static final int RST_FLOOD_WINDOW_SECS = 30;
 
   /** The calls a worker holds open for its session's life: only their footprint is worth trimming. */
   private static final java.util.Set<String> LONG_LIVED_CALLS = java.util.stream.Stream.of(
@@ -72,7 +86,7 @@ public final class ControllerVerticle extends VerticleBase {
       Http2StreamErrorFilter.install(connection);
       idle.opened(connection);
     }).requestHandler(req -> {
-      idle.request(req, isGrpc(req) && inputGuard.clientStreaming(req.path()));
+      idle.request(req, isGrpc(req), isGrpc(req) && inputGuard.clientStreaming(req.path()));
       if (isGrpc(req)) {
         boolean longLived = LONG_LIVED_CALLS.contains(req.path());
         if (longLived) {
@@ -110,8 +124,12 @@ public final class ControllerVerticle extends VerticleBase {
         .setSslHandshakeTimeout(cp.options().connections().tlsHandshakeTimeout().toMillis())
         .setSslHandshakeTimeoutUnit(java.util.concurrent.TimeUnit.MILLISECONDS)
         .setSslEngineOptions(io.zlayer.worker.pki.TlsEngines.preferred())
+        .setMaxHeaderSize(MAX_HEADER_BYTES)
+        .setHttp2RstFloodMaxRstFramePerWindow(Integer.getInteger("zlayer.http2RstFloodLimit", RST_FLOOD_LIMIT))
+        .setHttp2RstFloodWindowDuration(RST_FLOOD_WINDOW_SECS)
         .setInitialSettings(new io.vertx.core.http.Http2Settings()
             .setMaxConcurrentStreams(cp.options().connections().maxConcurrentStreams())
+            .setMaxHeaderListSize(MAX_HEADER_BYTES)
             .setHeaderTableSize(HPACK_TABLE_BYTES));
   }
 

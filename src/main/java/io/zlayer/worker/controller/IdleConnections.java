@@ -53,11 +53,23 @@ public final class IdleConnections {
    * Call from the server's request handler, before the request is handed on. A
    * {@code clientStreaming} request (a gRPC call whose request side stays open for the session)
    * is not held to the request timeout; every other request, gRPC unary calls included, must have
-   * sent all of itself within it.
+   * sent all of itself within it. A {@code grpc} request is forgotten as soon as its stream closes.
    */
-  public void request(HttpServerRequest request, boolean clientStreaming) {
+  public void request(HttpServerRequest request, boolean grpc, boolean clientStreaming) {
     Tracked tracked = loop().connections.computeIfAbsent(request.connection(), c -> new Tracked(System.nanoTime()));
-    tracked.live.add(new Live(request, System.nanoTime(), clientStreaming));
+    Live live = new Live(request, System.nanoTime(), clientStreaming);
+    tracked.live.add(live);
+    if (grpc && request.version() == HttpVersion.HTTP_2) {
+      // Forgotten when its stream closes (ended, cancelled, reset), not at the next sweep: a peer
+      // opening and cancelling streams in a loop must not pile up requests between sweeps. (Only
+      // gRPC calls: the legacy API sets its own close handler on held polls.)
+      request.response().closeHandler(v -> {
+        tracked.live.remove(live);
+        if (tracked.live.isEmpty()) {
+          tracked.idleSince = System.nanoTime();
+        }
+      });
+    }
   }
 
   /** Stops the sweeps. */

@@ -60,7 +60,12 @@ public final class NodeEventLog {
 
   /** Events after {@code revision}, oldest first, at most {@link #REPLAY_PAGE}. */
   public Future<List<Entry>> after(long nodeId, long revision) {
-    return store.rangeAfter(prefix(nodeId), revision, REPLAY_PAGE)
+    return after(nodeId, revision, REPLAY_PAGE);
+  }
+
+  /** Events after {@code revision}, oldest first, at most {@code limit} (1..{@link #REPLAY_PAGE}). */
+  public Future<List<Entry>> after(long nodeId, long revision, int limit) {
+    return store.rangeAfter(prefix(nodeId), revision, Math.max(1, Math.min(limit, REPLAY_PAGE)))
         .map(kvs -> kvs.stream().map(Entry::of).toList());
   }
 

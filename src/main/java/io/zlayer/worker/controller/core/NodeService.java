@@ -191,6 +191,16 @@ public final class NodeService {
     return assignments.after(node.nodeId(), revision);
   }
 
+  /** The node's assignment events after {@code revision}, oldest first, at most {@code limit} (a paged replay). */
+  public Future<List<NodeEventLog.Entry>> assignmentsAfter(NodePrincipal node, long revision, int limit) {
+    return assignments.after(node.nodeId(), revision, limit);
+  }
+
+  /** The node's commands after {@code commandId}, oldest first, at most {@code limit} (a paged replay). */
+  public Future<List<NodeEventLog.Entry>> commandsAfter(NodePrincipal node, long commandId, int limit) {
+    return commands.after(node.nodeId(), commandId, limit);
+  }
+
   /** The store's revision: what a client that is up to date has seen. */
   public Future<Long> currentRevision() {
     return assignments.currentRevision();

@@ -1,5 +1,7 @@
 package io.zlayer.worker.controller.grpc;
 
+import io.vertx.core.Future;
+import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpConnection;
 import io.vertx.grpc.server.GrpcServer;
@@ -7,6 +9,7 @@ import io.vertx.grpc.server.GrpcServerOptions;
 import io.vertx.grpc.server.GrpcServerRequest;
 import io.zlayer.worker.bus.Events;
 import io.zlayer.worker.controller.core.ControlPlaneException;
+import io.zlayer.worker.controller.core.NodeEventLog;
 import io.zlayer.worker.controller.core.NodeGate;
 import io.zlayer.worker.controller.core.NodePrincipal;
 import io.zlayer.worker.controller.core.NodeService;
@@ -30,6 +33,7 @@ import com.google.protobuf.ByteString;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
 import java.util.List;
+import java.util.function.Function;
 import javax.net.ssl.SSLPeerUnverifiedException;
 
 /**
@@ -39,11 +43,16 @@ import javax.net.ssl.SSLPeerUnverifiedException;
  * certificate, which the {@link NodeGate} turns into the caller's {@link NodePrincipal}.
  */
 public final class ControlPlaneGrpc {
+  private static final Runnable NO_CLEANUP = () -> { };
   private final NodeService nodes;
   private final NodeGate gate;
   private final OpenStreams streams;
   private final String clusterId;
   private final ByteString caDer;
+  private final WatchFeed.Live assignmentsLive;
+  private final WatchFeed.Pages assignmentPages;
+  private final WatchFeed.Live commandsLive;
+  private final WatchFeed.Pages commandPages;
 
   public ControlPlaneGrpc(NodeService nodes, NodeGate gate, OpenStreams streams, String clusterId, byte[] caDer) {
     this.nodes = nodes;
@@ -51,6 +60,10 @@ public final class ControlPlaneGrpc {
     this.streams = streams;
     this.clusterId = clusterId;
     this.caDer = ByteString.copyFrom(caDer);
+    this.assignmentsLive = nodes::watchAssignments;
+    this.assignmentPages = nodes::assignmentsAfter;
+    this.commandsLive = nodes::watchCommands;
+    this.commandPages = nodes::commandsAfter;
   }
 
   public GrpcServer create(Vertx vertx) {
@@ -97,18 +110,17 @@ public final class ControlPlaneGrpc {
   }
 
   private void watchAssignments(GrpcServerRequest<WatchAssignmentsRequest, AssignmentEvent> call) {
-    call.last().onSuccess(req -> openWatch(call, req.getNodeId(), node -> nodes.watchAssignments(node,
-        req.getLastSeenRevision(), entry -> call.response().write(
-            Events.assignmentToProto(entry.revision(), entry.body())))));
+    call.last().onSuccess(req -> openWatch(call, req.getNodeId(), req.getLastSeenRevision(),
+        entry -> Events.assignmentToProto(entry.revision(), entry.body()), assignmentsLive, assignmentPages));
   }
 
   private void watchCommands(GrpcServerRequest<WatchCommandsRequest, CommandEvent> call) {
-    call.last().onSuccess(req -> openWatch(call, req.getNodeId(), node -> nodes.watchCommands(node,
-        req.getLastSeenCommandId(), entry -> call.response().write(
-            Events.commandToProto(entry.revision(), entry.body())))));
+    call.last().onSuccess(req -> openWatch(call, req.getNodeId(), req.getLastSeenCommandId(),
+        entry -> Events.commandToProto(entry.revision(), entry.body()), commandsLive, commandPages));
   }
 
-  private void openWatch(GrpcServerRequest<?, ?> call, long nodeId, java.util.function.Function<NodePrincipal, Watch> open) {
+  private <T> void openWatch(GrpcServerRequest<?, T> call, long nodeId, long afterRevision,
+                             Function<NodeEventLog.Entry, T> encode, WatchFeed.Live live, WatchFeed.Pages pages) {
     NodePrincipal node;
     try {
       node = principal(call, nodeId);
@@ -117,14 +129,18 @@ public final class ControlPlaneGrpc {
       return;
     }
     call.response().writeHead();
-    Watch watch = open.apply(node);
-    call.exceptionHandler(e -> watch.cancel());
-    call.response().exceptionHandler(e -> watch.cancel());
-    streams.track(nodeId, call.connection(), watch::cancel);
-    // A watch that cannot start must not leave the worker on a silent stream: end it, and the
-    // worker's session reconnects.
-    watch.started().onFailure(e -> GrpcReplies.fail(call.response(), new ControlPlaneException(
-        ControlPlaneException.Kind.UNAVAILABLE, "cannot read the event log; reconnect")));
+    HttpConnection connection = call.connection();
+    WatchFeed<T> feed = new WatchFeed<>(call.response(), node, afterRevision, encode, live, pages, streams, connection);
+    // The stream's resources go when the stream ends (cancelled or reset by the worker), not
+    // when its connection does: a worker may open and cancel streams on one connection for ever.
+    // One handler object for the three signals (it ignores its argument): every byte per stream counts.
+    @SuppressWarnings({"rawtypes", "unchecked"})
+    Handler ended = x -> streams.ended(connection, feed);
+    call.errorHandler(ended);
+    call.exceptionHandler(ended);
+    call.response().exceptionHandler(ended);
+    streams.track(nodeId, connection, feed);
+    feed.start();
   }
 
   private void reportStatus(GrpcServerRequest<StatusReport, StatusAck> call) {
@@ -139,7 +155,7 @@ public final class ControlPlaneGrpc {
         if (bound[0] == null) {
           // The stream is bound to the node its first report names, proven once for the call.
           bound[0] = principal(call, report.getNodeId());
-          streams.track(bound[0].nodeId(), call.connection(), () -> { });
+          streams.track(bound[0].nodeId(), call.connection(), NO_CLEANUP);
         } else if (report.getNodeId() != bound[0].nodeId()) {
           throw ControlPlaneException.permissionDenied("this stream belongs to node " + bound[0].nodeId()
               + "; it may not report for node " + report.getNodeId());
@@ -147,16 +163,30 @@ public final class ControlPlaneGrpc {
         ttl = nodes.heartbeat(bound[0], report);
       } catch (RuntimeException e) {
         failed[0] = true;
+        release(call, bound);
         GrpcReplies.fail(call.response(), e);
         return;
       }
       call.response().write(StatusAck.newBuilder().setNextTtlSecs(ttl).build());
     });
     call.endHandler(v -> {
+      release(call, bound);
       if (!failed[0]) { // a refused stream was already answered
         call.response().end();
       }
     });
+    @SuppressWarnings({"rawtypes", "unchecked"})
+    Handler ended = x -> release(call, bound);
+    call.errorHandler(ended);
+    call.exceptionHandler(ended);
+  }
+
+  /** A status stream ended: its connection forgets it (it held no resource beyond the slot). */
+  private void release(GrpcServerRequest<?, ?> call, NodePrincipal[] bound) {
+    if (bound[0] != null) {
+      streams.ended(call.connection(), NO_CLEANUP);
+      bound[0] = null; // once; a report after the end is not read
+    }
   }
 
   private void deregister(GrpcServerRequest<DeregisterRequest, DeregisterResponse> call) {

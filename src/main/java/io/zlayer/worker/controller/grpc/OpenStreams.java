@@ -12,7 +12,9 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * The worker connections that carry open streams, by node: so a revoked or deregistered
  * node's streams can be cut at once, and so each stream's resources (store watches) are
- * released when its connection goes away.
+ * released when the stream ends ({@link #ended}) or, at the latest, when its connection goes
+ * away. A connection keeps only its open streams' cleanups: a client that opens and cancels
+ * streams on one long-lived connection leaves nothing behind.
  */
 public final class OpenStreams {
   private final Map<Long, Set<HttpConnection>> byNode = new ConcurrentHashMap<>();
@@ -32,6 +34,22 @@ public final class OpenStreams {
     });
     if (first[0]) {
       connection.closeHandler(v -> closed(nodeId, connection));
+    }
+  }
+
+  /**
+   * The stream whose cleanup is {@code cleanup} ended before its connection (cancelled, reset,
+   * answered): the cleanup runs now, once, and the connection forgets it. Idempotent.
+   */
+  public void ended(HttpConnection connection, Runnable cleanup) {
+    boolean[] found = {false};
+    // The (possibly empty) list stays: it marks the connection whose close handler is set.
+    cleanups.computeIfPresent(connection, (c, list) -> {
+      found[0] = list.remove(cleanup);
+      return list;
+    });
+    if (found[0]) {
+      cleanup.run();
     }
   }
 
@@ -69,5 +87,15 @@ public final class OpenStreams {
 
   public int connections() {
     return cleanups.size();
+  }
+
+  /** The cleanups held for open streams, over all connections (tests and figures). */
+  public int trackedStreams() {
+    int n = 0;
+    for (HttpConnection c : cleanups.keySet()) {
+      List<Runnable> list = cleanups.get(c);
+      n += list == null ? 0 : list.size();
+    }
+    return n;
   }
 }

@@ -1,0 +1,161 @@
+package io.zlayer.worker.controller.grpc;
+
+import io.vertx.core.AsyncResult;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Handler;
+import io.vertx.core.Vertx;
+import io.vertx.grpc.server.GrpcServerResponse;
+import io.zlayer.worker.controller.core.ControlPlaneException;
+import io.zlayer.worker.controller.core.NodeEventLog;
+import io.zlayer.worker.controller.core.NodePrincipal;
+import io.zlayer.worker.store.Watch;
+import java.util.List;
+import java.util.function.Function;
+
+/**
+ * One watch stream's feed, flow-controlled by the stream: a worker that reads slowly, or not at
+ * all, costs the controller at most the stream's write queue, never its backlog.
+ *
+ * <p>A backlog is replayed a page (at most {@link NodeEventLog#REPLAY_PAGE} events) at a time, each
+ * page written while the stream is writable (after the stream filled, pages start small and double); a short last page hands over to a live store watch from
+ * the last event written. When a write fills the stream's queue (the HTTP/2 window is spent and
+ * the queue is past its high-water mark), the live watch is cancelled, so events still on their
+ * way are dropped, and the feed waits for the stream to drain; it then resumes from the last
+ * event written, by pages from the store. A worker that never reads holds one paused feed and
+ * the bytes already queued; everything else stays in the store.
+ *
+ * <p>Runs on the stream's event loop. The feed is its own cleanup ({@link #run} stops it), so a
+ * stream costs one object beyond its store watch.
+ */
+final class WatchFeed<T> implements Runnable, Handler<NodeEventLog.Entry> {
+  private static final int MIN_PAGE = 16;
+  /** Opens a live watch of a node's log after a revision. */
+  interface Live {
+    Watch open(NodePrincipal node, long afterRevision, Handler<NodeEventLog.Entry> handler);
+  }
+
+  /** Reads one page of a node's log after a revision. */
+  interface Pages {
+    Future<List<NodeEventLog.Entry>> after(NodePrincipal node, long afterRevision, int limit);
+  }
+
+  private final GrpcServerResponse<?, T> response;
+  private final Function<NodeEventLog.Entry, T> encode;
+  private final NodePrincipal node;
+  private final Live live;
+  private final Pages pages;
+  private final Context context;
+  private final OpenStreams streams;
+  private final io.vertx.core.http.HttpConnection connection;
+  private long last;
+  /** The next page's size: a full page at first, small after the stream filled (it drains a window at a time). */
+  private int pageSize = NodeEventLog.REPLAY_PAGE;
+  private Watch watch;
+  private boolean ended;
+
+  WatchFeed(GrpcServerResponse<?, T> response, NodePrincipal node, long afterRevision, Function<NodeEventLog.Entry, T> encode,
+            Live live, Pages pages, OpenStreams streams, io.vertx.core.http.HttpConnection connection) {
+    this.response = response;
+    this.node = node;
+    this.streams = streams;
+    this.connection = connection;
+    this.last = afterRevision;
+    this.encode = encode;
+    this.live = live;
+    this.pages = pages;
+    this.context = Vertx.currentContext();
+  }
+
+  /** Starts the feed: the backlog by pages, then live events. */
+  WatchFeed<T> start() {
+    page();
+    return this;
+  }
+
+  /** Stops the feed (the stream ended); idempotent. */
+  @Override
+  public void run() {
+    ended = true;
+    if (watch != null) {
+      watch.cancel();
+      watch = null;
+    }
+  }
+
+  private void page() {
+    pages.after(node, last, pageSize).onComplete(ar -> onContext(() -> paged(ar)));
+  }
+
+  private void paged(AsyncResult<List<NodeEventLog.Entry>> ar) {
+    if (ended) {
+      return;
+    }
+    if (ar.failed()) {
+      unavailable();
+      return;
+    }
+    List<NodeEventLog.Entry> page = ar.result();
+    for (int i = 0; i < page.size(); i++) {
+      if (!write(page.get(i))) {
+        pageSize = Math.max(MIN_PAGE, 2 * (i + 1)); // about what one drain takes
+        awaitDrain();
+        return;
+      }
+    }
+    if (page.size() >= pageSize) {
+      pageSize = Math.min(NodeEventLog.REPLAY_PAGE, 2 * pageSize);
+      page();
+    } else {
+      watch = live.open(node, last, this);
+      watch.started().onFailure(e -> onContext(this::unavailable));
+    }
+  }
+
+  /** A live event. */
+  @Override
+  public void handle(NodeEventLog.Entry entry) {
+    if (ended || watch == null || entry.revision() <= last) {
+      return;
+    }
+    if (!write(entry)) {
+      watch.cancel(); // what is still on its way is dropped, and read again from the store on drain
+      watch = null;
+      pageSize = MIN_PAGE;
+      awaitDrain();
+    }
+  }
+
+  /** Writes one event; false when the stream's queue is full (the event was written, nothing more may be). */
+  private boolean write(NodeEventLog.Entry entry) {
+    response.write(encode.apply(entry));
+    last = entry.revision();
+    return !response.writeQueueFull();
+  }
+
+  private void awaitDrain() {
+    response.drainHandler(v -> {
+      response.drainHandler(null);
+      if (!ended) {
+        page();
+      }
+    });
+  }
+
+  /** A feed that cannot read the log must not leave the worker on a silent stream: end it, and the worker resumes. */
+  private void unavailable() {
+    if (!ended) {
+      streams.ended(connection, this); // runs run()
+      GrpcReplies.fail(response, new ControlPlaneException(ControlPlaneException.Kind.UNAVAILABLE,
+          "cannot read the event log; reconnect and resume from revision " + last));
+    }
+  }
+
+  private void onContext(Runnable task) {
+    if (context == null || Vertx.currentContext() == context) {
+      task.run();
+    } else {
+      context.runOnContext(v -> task.run());
+    }
+  }
+}
