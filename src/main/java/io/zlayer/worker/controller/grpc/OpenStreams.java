@@ -77,12 +77,22 @@ public final class OpenStreams {
     if (set == null) {
       return;
     }
+    // A graceful shutdown (GOAWAY, then close once the streams in flight end or the grace runs
+    // out): the reply to a worker's own Deregister still reaches it, and its watch streams end
+    // within the grace.
     Context context = Vertx.currentContext();
     if (context == null) {
-      set.forEach(HttpConnection::close);
+      set.forEach(OpenStreams::shutdown);
     } else {
-      context.runOnContext(v -> set.forEach(HttpConnection::close));
+      context.runOnContext(v -> set.forEach(OpenStreams::shutdown));
     }
+  }
+
+  /** How long a cut connection's streams in flight may take to end before it is closed. */
+  static final long CUT_GRACE_MS = 300;
+
+  private static void shutdown(HttpConnection connection) {
+    connection.shutdown(CUT_GRACE_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
   }
 
   public int connections() {
