@@ -86,7 +86,7 @@ public final class Chromium implements AutoCloseable {
   /** Opens {@code url} in a new tab and attaches to it. */
   public Future<Void> open(String url) {
     return vertx.createHttpClient().request(HttpMethod.PUT, port, "127.0.0.1", "/json/new?" + url)
-        .compose(req -> req.send()).compose(res -> res.body())
+        .compose(req -> req.send().compose(res -> res.body())) // nested: vert.x#6038
         .compose(body -> {
           URI ws = URI.create(new JsonObject(body.toString()).getString("webSocketDebuggerUrl"));
           return client.connect(new WebSocketConnectOptions().setHost("127.0.0.1").setPort(ws.getPort())

@@ -79,8 +79,8 @@ class LegacyFuzzTest {
     if (token != null) {
       options.putHeader("X-ZLayer-Internal-Token", token);
     }
-    return client.request(options).compose(req -> req.send(body))
-        .compose(resp -> resp.body().map(b -> new Reply(resp.statusCode(), b.toString())));
+    return client.request(options).compose(req -> req.send(body)
+        .compose(resp -> resp.body().map(b -> new Reply(resp.statusCode(), b.toString())))); // nested: vert.x#6038
   }
 
   @Test

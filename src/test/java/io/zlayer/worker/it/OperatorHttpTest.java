@@ -44,9 +44,10 @@ class OperatorHttpTest {
       if (token != null) {
         req.putHeader("authorization", "Bearer " + token);
       }
-      return body == null ? req.send() : req.send(body.toBuffer());
-    }).compose(res -> res.body().map(b -> new Reply(res.statusCode(), res.getHeader("content-type"), b.toString())))
-        .eventually(client::close);
+      // body() inside the response-head task (vert.x#6038: a late body() is lost)
+      return (body == null ? req.send() : req.send(body.toBuffer()))
+          .compose(res -> res.body().map(b -> new Reply(res.statusCode(), res.getHeader("content-type"), b.toString())));
+    }).eventually(client::close);
   }
 
   @Test
