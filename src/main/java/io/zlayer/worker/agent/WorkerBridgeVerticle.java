@@ -53,7 +53,8 @@ public final class WorkerBridgeVerticle extends VerticleBase {
       bridge = TcpEventBusBridge.create(vertx, options, new NetServerOptions(),
           new BridgeGate("worker", Addresses.BRIDGE_TOKEN_HEADER, token));
       io.zlayer.worker.bus.BridgeFrameLimit.install(bridge, io.zlayer.worker.bus.BridgeFrameLimit.DEFAULT_MAX_FRAME_BYTES);
-      return bridge.listen(ctx.options().bridgePort(), LOOPBACK);
+      return bridge.listen(ctx.options().bridgePort(), LOOPBACK)
+          .recover(io.zlayer.worker.config.AddressInUse.explain("bridge_port", LOOPBACK + ":" + ctx.options().bridgePort()));
     }).onSuccess(b -> LOG.info("worker bridge listening on {}:{} (token in {})", LOOPBACK,
         ctx.options().bridgePort(), tokenFile));
   }

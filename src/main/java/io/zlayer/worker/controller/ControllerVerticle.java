@@ -104,9 +104,7 @@ public final class ControllerVerticle extends VerticleBase {
     });
     var addr = cp.options().workerGrpcAddr();
     return server.listen(addr.port(), addr.host())
-        .recover(e -> Future.failedFuture(e instanceof java.net.BindException
-            ? new IllegalStateException("cannot listen on " + addr + ": address already in use (is another controller running?)")
-            : e))
+        .recover(io.zlayer.worker.config.AddressInUse.<HttpServer>explain("worker_grpc_addr", addr))
         .onSuccess(s -> LOG.info("controller listening on {}:{} (gRPC + HTTP, TLS via {}), cluster {}",
             addr.host(), s.actualPort(), io.zlayer.worker.pki.TlsEngines.describe(io.zlayer.worker.pki.TlsEngines.preferred()),
             cp.clusterId()));

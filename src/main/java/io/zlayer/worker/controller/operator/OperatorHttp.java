@@ -89,8 +89,7 @@ public final class OperatorHttp extends VerticleBase {
     }
     server = vertx.createHttpServer(options).requestHandler(routes());
     return server.listen(addr.port(), addr.host())
-        .recover(e -> Future.failedFuture(e instanceof java.net.BindException
-            ? new IllegalStateException("operator_http_addr " + addr + ": address already in use") : e))
+        .recover(io.zlayer.worker.config.AddressInUse.explain("operator_http_addr", addr))
         .onSuccess(s -> LOG.info("operator HTTP on {}://{}:{} (/metrics, /readyz, /v1, /ui/)",
             tls ? "https" : "http", addr.host(), s.actualPort()));
   }

@@ -97,7 +97,9 @@ public final class OperatorVerticle extends VerticleBase {
     bridge = TcpEventBusBridge.create(vertx, bridgeOptions, new NetServerOptions(),
         new BridgeGate("operator", Addresses.ADMIN_TOKEN_HEADER, adminToken));
     io.zlayer.worker.bus.BridgeFrameLimit.install(bridge, io.zlayer.worker.bus.BridgeFrameLimit.DEFAULT_MAX_FRAME_BYTES);
-    return bridge.listen(options.bridgePort(), LOOPBACK).onSuccess(b ->
+    return bridge.listen(options.bridgePort(), LOOPBACK)
+        .recover(io.zlayer.worker.config.AddressInUse.explain("bridge_port", LOOPBACK + ":" + options.bridgePort()))
+        .onSuccess(b ->
         LOG.info("operator bridge listening on {}:{} (admin token in {})", LOOPBACK, options.bridgePort(),
             options.dataDir().resolve("admin.token")));
   }
