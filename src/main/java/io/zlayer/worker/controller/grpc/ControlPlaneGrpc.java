@@ -134,11 +134,7 @@ public final class ControlPlaneGrpc {
     // The stream's resources go when the stream ends (cancelled or reset by the worker), not
     // when its connection does: a worker may open and cancel streams on one connection for ever.
     // One handler object for the three signals (it ignores its argument): every byte per stream counts.
-    @SuppressWarnings({"rawtypes", "unchecked"})
-    Handler ended = x -> streams.ended(connection, feed);
-    call.errorHandler(ended);
-    call.exceptionHandler(ended);
-    call.response().exceptionHandler(ended);
+    onEnd(call, x -> streams.ended(connection, feed), true);
     streams.track(nodeId, connection, feed);
     feed.start();
   }
@@ -175,13 +171,24 @@ public final class ControlPlaneGrpc {
         call.response().end();
       }
     });
-    @SuppressWarnings({"rawtypes", "unchecked"})
-    Handler ended = x -> release(call, bound);
-    call.errorHandler(ended);
-    call.exceptionHandler(ended);
+    onEnd(call, x -> release(call, bound), false);
   }
 
   /** A status stream ended: its connection forgets it (it held no resource beyond the slot). */
+  /**
+   * One handler object for a stream's end signals (the call's error and exception, and with
+   * {@code response} the response's exception): it ignores its argument, so one raw handler serves
+   * them all; every byte per stream counts.
+   */
+  @SuppressWarnings({"rawtypes", "unchecked"})
+  private static void onEnd(GrpcServerRequest<?, ?> call, Handler ended, boolean response) {
+    call.errorHandler(ended);
+    call.exceptionHandler(ended);
+    if (response) {
+      call.response().exceptionHandler(ended);
+    }
+  }
+
   private void release(GrpcServerRequest<?, ?> call, NodePrincipal[] bound) {
     if (bound[0] != null) {
       streams.ended(call.connection(), NO_CLEANUP);
