@@ -4,7 +4,6 @@ import io.zlayer.worker.config.ControllerOptions;
 import io.zlayer.worker.config.HostPort;
 import io.zlayer.worker.controller.ControllerNode;
 import java.io.PrintWriter;
-import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -43,12 +42,7 @@ final class UiCommand implements Callable<Integer> {
 
   static String url(HostPort addr, String adminToken) {
     String host = addr.host();
-    boolean loopback;
-    try {
-      loopback = "localhost".equals(host) || InetAddress.getByName(host).isLoopbackAddress();
-    } catch (java.net.UnknownHostException e) {
-      loopback = false;
-    }
+    boolean loopback = addr.loopback();
     if (host.equals("0.0.0.0") || host.equals("::")) {
       host = "127.0.0.1"; // bound everywhere: this machine reaches it on loopback (plain TLS still applies)
     }

@@ -9,6 +9,16 @@ public record HostPort(String host, int port) {
       "[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\\.?");
   private static final Pattern DOTTED_NUMBERS = Pattern.compile("[0-9.]+");
   private static final Pattern IPV6 = Pattern.compile("[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?");
+  private static final Pattern IPV4_LOOPBACK = Pattern.compile("127(\\.\\d{1,3}){3}");
+
+  /**
+   * Whether this address is on loopback: {@code localhost}, {@code 127.x.y.z} or {@code ::1}. Read
+   * from the text alone (no name lookup), so another name counts as not loopback.
+   */
+  public boolean loopback() {
+    return host.equalsIgnoreCase("localhost") || IPV4_LOOPBACK.matcher(host).matches()
+        || host.equals("::1") || host.equals("0:0:0:0:0:0:0:1");
+  }
 
   public HostPort {
     Objects.requireNonNull(host, "host");

@@ -8,10 +8,7 @@ import io.zlayer.worker.controller.core.NodeState;
 import io.zlayer.worker.controller.operator.PrometheusMetrics;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.EnumMap;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 /** What the operator listener reads of a controller: its meters, its readiness, a node's recent events. */
 final class ControllerMeters {
@@ -23,13 +20,7 @@ final class ControllerMeters {
   }
 
   static PrometheusMetrics register(PrometheusMetrics m, ControlPlane cp) {
-    m.nodesByState(Arrays.stream(NodeState.values()).map(NodeState::wire).toList(), () -> {
-      Map<NodeState, Integer> byState = new EnumMap<>(NodeState.class);
-      cp.nodes().all().forEach(n -> byState.merge(n.state(), 1, Integer::sum));
-      Map<String, Integer> out = new HashMap<>();
-      byState.forEach((s, n) -> out.put(s.wire(), n));
-      return out;
-    });
+    m.nodesByState(Arrays.stream(NodeState.values()).map(NodeState::wire).toList(), () -> Metrics.countByState(cp));
     m.counter("zlayer.heartbeats", "status reports received (gRPC and legacy)", cp.nodeService(), s -> s.heartbeats());
     m.counter("zlayer.lease.expiries", "leases that expired (the node was marked unreachable)", cp.nodeService(),
         s -> s.leaseExpiries());

@@ -12,11 +12,17 @@ final class Metrics {
   private Metrics() {
   }
 
-  static JsonObject snapshot(ControlPlane cp) {
+  /** Nodes per state, by the state's wire name (states with no node are absent). */
+  static Map<String, Integer> countByState(ControlPlane cp) {
     Map<NodeState, Integer> states = new EnumMap<>(NodeState.class);
     cp.nodes().all().forEach(n -> states.merge(n.state(), 1, Integer::sum));
-    JsonObject byState = new JsonObject();
-    states.forEach((s, n) -> byState.put(s.wire(), n));
+    Map<String, Integer> byWire = new java.util.LinkedHashMap<>();
+    states.forEach((s, n) -> byWire.put(s.wire(), n));
+    return byWire;
+  }
+
+  static JsonObject snapshot(ControlPlane cp) {
+    JsonObject byState = new JsonObject(new java.util.LinkedHashMap<>(countByState(cp)));
     MemoryUsage heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
     return new JsonObject()
         .put("cluster_id", cp.clusterId())

@@ -25,7 +25,7 @@ final class Progress {
   /** The controller's operator listener and the admin token its {@code /v1} asks for. */
   record MetricsEndpoint(HostPort addr, String adminToken) {
     boolean tls() {
-      return !(addr.host().equals("127.0.0.1") || addr.host().equals("localhost") || addr.host().equals("::1"));
+      return !addr.loopback();
     }
   }
 

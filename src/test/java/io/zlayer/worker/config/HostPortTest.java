@@ -32,4 +32,14 @@ class HostPortTest {
     ConfigException e = assertThrows(ConfigException.class, () -> HostPort.parse("worker_grpc_addr", in));
     assertTrue(e.getMessage().startsWith("worker_grpc_addr: "), e.getMessage());
   }
+
+  @Test
+  void loopbackIsReadFromTheTextAlone() {
+    for (String host : new String[] {"127.0.0.1", "127.1.2.3", "localhost", "::1"}) {
+      org.junit.jupiter.api.Assertions.assertTrue(new HostPort(host, 1).loopback(), host);
+    }
+    for (String host : new String[] {"0.0.0.0", "10.0.0.5", "example.org", "::", "128.0.0.1"}) {
+      org.junit.jupiter.api.Assertions.assertFalse(new HostPort(host, 1).loopback(), host);
+    }
+  }
 }

@@ -19,7 +19,6 @@ import io.vertx.ext.web.handler.StaticHandler;
 import io.zlayer.worker.bus.Addresses;
 import io.zlayer.worker.config.HostPort;
 import io.zlayer.worker.pki.ServerIdentity;
-import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Duration;
@@ -80,7 +79,7 @@ public final class OperatorHttp extends VerticleBase {
   @Override
   public Future<?> start() {
     HostPort addr = sources.addr();
-    boolean tls = !isLoopback(addr.host());
+    boolean tls = !addr.loopback();
     HttpServerOptions options = new HttpServerOptions().setMaxInitialLineLength(8192).setMaxHeaderSize(16 * 1024);
     if (tls) {
       options.setSsl(true).setKeyCertOptions(new PemKeyCertOptions()
@@ -270,14 +269,4 @@ public final class OperatorHttp extends VerticleBase {
         .end(new JsonObject().put("error", message).encode());
   }
 
-  private static boolean isLoopback(String host) {
-    if ("localhost".equals(host)) {
-      return true;
-    }
-    try {
-      return InetAddress.getByName(host).isLoopbackAddress();
-    } catch (java.net.UnknownHostException e) {
-      return false;
-    }
-  }
 }
