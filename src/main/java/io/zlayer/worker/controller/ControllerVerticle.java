@@ -50,12 +50,12 @@ public final class ControllerVerticle extends VerticleBase {
   static final int RST_FLOOD_WINDOW_SECS = 30;
 
   /** The calls a worker holds open for its session's life: only their footprint is worth trimming. */
-  private static final java.util.Set<String> LONG_LIVED_CALLS = java.util.stream.Stream.of(
+  private static final java.util.Map<String, String> LONG_LIVED_CALLS = java.util.stream.Stream.of(
           io.zlayer.worker.proto.ClusterControlPlaneGrpcService.WatchAssignments,
           io.zlayer.worker.proto.ClusterControlPlaneGrpcService.WatchCommands,
           io.zlayer.worker.proto.ClusterControlPlaneGrpcService.ReportStatus)
       .map(m -> m.serviceName().pathOf(m.methodName()))
-      .collect(java.util.stream.Collectors.toUnmodifiableSet());
+      .collect(java.util.stream.Collectors.toUnmodifiableMap(p -> p, p -> p)); // path -> the shared string
 
   private final ControlPlane cp;
   private HttpServer server;
@@ -84,18 +84,19 @@ public final class ControllerVerticle extends VerticleBase {
     server = vertx.createHttpServer(serverOptions()).connectionHandler(connection -> {
       // A write cancelled by a client's RST_STREAM must not close the connection (Vert.x 5.0.7).
       Http2StreamErrorFilter.install(connection);
+      StreamFootprint.connectionOpened(connection);
       idle.opened(connection);
     }).requestHandler(req -> {
       idle.request(req, isGrpc(req), isGrpc(req) && inputGuard.clientStreaming(req.path()));
       if (isGrpc(req)) {
-        boolean longLived = LONG_LIVED_CALLS.contains(req.path());
-        if (longLived) {
+        String longLived = LONG_LIVED_CALLS.get(req.path());
+        if (longLived != null) {
           StreamFootprint.apply(req);
         }
         inputGuard.handle(req, checked -> {
           grpc.handle(checked);
-          if (longLived) {
-            StreamFootprint.dropRequestHeaders(req);
+          if (longLived != null) {
+            StreamFootprint.callCreated(req, longLived);
           }
         });
       } else {

@@ -110,13 +110,19 @@ public final class ControlPlaneGrpc {
   }
 
   private void watchAssignments(GrpcServerRequest<WatchAssignmentsRequest, AssignmentEvent> call) {
-    call.last().onSuccess(req -> openWatch(call, req.getNodeId(), req.getLastSeenRevision(),
-        entry -> Events.assignmentToProto(entry.revision(), entry.body()), assignmentsLive, assignmentPages));
+    call.last().onSuccess(req -> {
+      StreamFootprint.messageRead(call);
+      openWatch(call, req.getNodeId(), req.getLastSeenRevision(),
+          entry -> Events.assignmentToProto(entry.revision(), entry.body()), assignmentsLive, assignmentPages);
+    });
   }
 
   private void watchCommands(GrpcServerRequest<WatchCommandsRequest, CommandEvent> call) {
-    call.last().onSuccess(req -> openWatch(call, req.getNodeId(), req.getLastSeenCommandId(),
-        entry -> Events.commandToProto(entry.revision(), entry.body()), commandsLive, commandPages));
+    call.last().onSuccess(req -> {
+      StreamFootprint.messageRead(call);
+      openWatch(call, req.getNodeId(), req.getLastSeenCommandId(),
+          entry -> Events.commandToProto(entry.revision(), entry.body()), commandsLive, commandPages);
+    });
   }
 
   private <T> void openWatch(GrpcServerRequest<?, T> call, long nodeId, long afterRevision,
@@ -143,6 +149,7 @@ public final class ControlPlaneGrpc {
     NodePrincipal[] bound = {null};
     boolean[] failed = {false};
     call.handler(report -> {
+      StreamFootprint.messageRead(call); // decoded: vertx-grpc need not keep its bytes until the next one
       if (failed[0]) {
         return; // the call was already answered with an error
       }

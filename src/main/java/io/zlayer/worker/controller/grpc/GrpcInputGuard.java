@@ -245,11 +245,17 @@ public final class GrpcInputGuard {
       } else if (message == null) {
         refuse(request, GrpcStatus.INVALID_ARGUMENT, "no request message on a unary call");
       } else {
-        checked = new Checked((HttpServerRequestInternal) request);
-        next.handle(checked);
-        checked.deliver(message);
+        Checked call = new Checked((HttpServerRequestInternal) request);
+        Buffer frame = message;
         message = null;
-        checked.finish();
+        // A unary call's request side is over: nothing keeps this reader (a watch would hold it,
+        // and vertx-grpc's handlers, for the stream's life).
+        request.handler(null);
+        request.endHandler(null);
+        next.handle(call);
+        call.deliver(frame);
+        call.finish();
+        call.release();
       }
     }
 
@@ -294,6 +300,12 @@ public final class GrpcInputGuard {
       if (h != null) {
         h.handle(null);
       }
+    }
+
+    /** Nothing more will be delivered: forget the handlers. */
+    void release() {
+      data = null;
+      end = null;
     }
   }
 

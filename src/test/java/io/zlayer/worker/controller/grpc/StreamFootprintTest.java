@@ -41,14 +41,22 @@ class StreamFootprintTest {
   void backedUpStreamDrainsInOrderThroughTheLazyQueue(Vertx vertx, VertxTestContext test) throws Throwable {
     // The trim reaches into Vert.x internals: fail here, loudly, when an upgrade moves them (the
     // controller would only log a warning and lose ~40 % of its per-worker memory figure).
-    assertTrue(StreamFootprint.available(), "the trim must work on the Vert.x version we ship");
+    assertTrue(StreamFootprint.available(), "every trim must work on the Vert.x and Netty we ship; broken: "
+        + StreamFootprint.unavailable());
     AtomicReference<Queue<?>> queue = new AtomicReference<>();
     AtomicInteger maxBacklog = new AtomicInteger();
     AtomicInteger headersLeft = new AtomicInteger(-1);
     java.util.concurrent.atomic.AtomicBoolean applied = new java.util.concurrent.atomic.AtomicBoolean();
     io.vertx.core.Promise<Void> written = io.vertx.core.Promise.promise();
     GrpcServer grpc = GrpcServer.server(vertx);
+    String path = ClusterControlPlaneGrpcService.WatchAssignments.serviceName()
+        .pathOf(ClusterControlPlaneGrpcService.WatchAssignments.methodName());
+    AtomicReference<io.vertx.core.http.HttpServerRequest> httpRequest = new AtomicReference<>();
+    java.util.concurrent.atomic.AtomicBoolean hpackReplaced = new java.util.concurrent.atomic.AtomicBoolean();
+    AtomicReference<Object> encoder = new AtomicReference<>();
     grpc.callHandler(ClusterControlPlaneGrpcService.WatchAssignments, call -> call.last().onSuccess(req -> {
+      StreamFootprint.messageRead(call);
+      call.response().writeHead();
       for (int i = 1; i <= MESSAGES; i++) {
         call.response().write(AssignmentEvent.newBuilder().setRevision(i)
             .setSet(AssignmentEvent.Set.newBuilder().setService("svc").setSpec(SPEC)).build());
@@ -58,7 +66,16 @@ class StreamFootprintTest {
       written.complete();
     }));
     HttpServer server = vertx.createHttpServer(new HttpServerOptions().setHost("127.0.0.1").setPort(0))
+        .connectionHandler(connection -> {
+          hpackReplaced.set(StreamFootprint.connectionOpened(connection));
+          try {
+            encoder.set(StreamFootprint.headersEncoderOf(connection));
+          } catch (IllegalAccessException e) {
+            throw new AssertionError(e);
+          }
+        })
         .requestHandler(req -> {
+          httpRequest.set(req);
           applied.set(StreamFootprint.apply(req));
           try {
             queue.set(StreamFootprint.outboundQueueOf(req));
@@ -66,7 +83,7 @@ class StreamFootprintTest {
             throw new AssertionError(e);
           }
           grpc.handle(req);
-          StreamFootprint.dropRequestHeaders(req);
+          StreamFootprint.callCreated(req, path);
           headersLeft.set(req.headers().size());
         });
     server.listen().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
@@ -87,6 +104,13 @@ class StreamFootprintTest {
             assertTrue(maxBacklog.get() > 100, "the window filled and messages waited in the lazy queue: "
                 + maxBacklog.get());
             assertEquals(0, headersLeft.get(), "request headers dropped once the call was created");
+            assertTrue(hpackReplaced.get(), "the connection got the small HPACK encoder");
+            assertInstanceOf(StreamFootprint.SmallHeadersEncoder.class, encoder.get());
+            assertEquals(0, ((StreamFootprint.SmallHeadersEncoder) encoder.get()).maxHeaderTableSize(),
+                "no dynamic table, whatever the client allows");
+            assertTrue(httpRequest.get().response().headWritten());
+            assertTrue(httpRequest.get().response().headers().isEmpty(), "the written head's header set dropped");
+            assertEquals(path, httpRequest.get().path());
             test.completeNow();
           }));
           // read only once the server has written everything (and so queued most of it)
