@@ -119,7 +119,7 @@ public final class ControllerNode {
         .compose(store -> clusterId(store).compose(clusterId -> vertx.executeBlocking(() -> {
           io.zlayer.worker.store.StoreFiles.privateDirectory(options.dataDir());
           return clusterId;
-        })).compose(clusterId -> ClusterCa.loadOrCreate(vertx, store, options.workerCaDir(), clusterId)
+        })).compose(clusterId -> ClusterCa.loadOrCreate(vertx, store, options.workerCaDir(), clusterId, clock)
             .compose(ca -> vertx.executeBlocking(() -> {
               ServerIdentity identity = ca.issueServerIdentity(options.tlsNames());
               String adminToken = adminToken(options.dataDir());
@@ -263,7 +263,8 @@ public final class ControllerNode {
           operatorHttp = new OperatorHttp(new OperatorHttp.Sources(cp.options().operatorHttpAddr(), cp.adminToken(),
               cp.clusterId(), cp.serverIdentity(), metrics,
               () -> Metrics.snapshot(cp).put("legacy_polls_held", cp.polls().size()),
-              () -> ControllerMeters.ready(cp, endpoints.size() == endpointInstances), id2 -> ControllerMeters.events(cp, id2)));
+              () -> ControllerMeters.ready(cp, endpoints.size() == endpointInstances), id2 -> ControllerMeters.events(cp, id2),
+              cp.clock()));
           return vertx.deployVerticle(operatorHttp).onSuccess(deployments::add);
         })
         .<Void>mapEmpty()

@@ -15,6 +15,7 @@ import java.security.Signature;
 import java.security.cert.CertificateEncodingException;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -76,11 +77,14 @@ public final class WorkerCa {
   private final X509Certificate certificate;
   private final PrivateKey privateKey;
   private final SecureRandom random = new SecureRandom();
+  /** Decides every validity: issued certificates' notBefore/notAfter and whether a certificate is valid now. */
+  private final Clock clock;
 
-  private WorkerCa(String clusterId, X509Certificate certificate, PrivateKey privateKey) {
+  private WorkerCa(String clusterId, X509Certificate certificate, PrivateKey privateKey, Clock clock) {
     this.clusterId = clusterId;
     this.certificate = certificate;
     this.privateKey = privateKey;
+    this.clock = Objects.requireNonNull(clock, "clock");
   }
 
   /**
@@ -88,6 +92,11 @@ public final class WorkerCa {
    * rather than silently regenerated, because a new CA would orphan every issued worker certificate.
    */
   public static WorkerCa loadOrCreate(Path dir, String clusterId) throws IOException {
+    return loadOrCreate(dir, clusterId, Clock.systemUTC());
+  }
+
+  /** As {@link #loadOrCreate(Path, String)}, with the clock that decides every validity. */
+  public static WorkerCa loadOrCreate(Path dir, String clusterId, Clock clock) throws IOException {
     Pki.ensureProvider();
     // Validates the cluster id as a SPIFFE trust domain up front.
     new NodeIdentity(clusterId, 0);
@@ -96,14 +105,14 @@ public final class WorkerCa {
     boolean haveCert = Files.exists(certFile);
     boolean haveKey = Files.exists(keyFile);
     if (haveCert && haveKey) {
-      return load(certFile, keyFile, clusterId);
+      return load(certFile, keyFile, clusterId, clock);
     }
     if (haveCert || haveKey) {
       throw new IOException("worker CA in " + dir + " is incomplete: " + (haveCert ? keyFile : certFile)
           + " is missing while " + (haveCert ? certFile : keyFile)
           + " exists; restore the missing file or remove both to create a new CA");
     }
-    return create(certFile, keyFile, clusterId);
+    return create(certFile, keyFile, clusterId, clock);
   }
 
   public X509Certificate certificate() {
@@ -155,7 +164,7 @@ public final class WorkerCa {
       sans.add(serverName(name));
     }
     KeyPair keyPair = WorkerKeys.generateP256();
-    Instant now = Instant.now();
+    Instant now = clock.instant();
     X509v3CertificateBuilder builder = leafBuilder(keyPair.getPublic(), cn(SERVER_COMMON_NAME), now, leafNotAfter(now, SERVER_VALIDITY));
     try {
       builder.addExtension(Extension.subjectAlternativeName, false,
@@ -210,7 +219,7 @@ public final class WorkerCa {
       throw new IllegalArgumentException("validity must be positive: " + validity);
     }
     NodeIdentity identity = new NodeIdentity(clusterId, nodeId);
-    Instant now = Instant.now();
+    Instant now = clock.instant();
     Instant notAfter = leafNotAfter(now, validity);
     X509v3CertificateBuilder builder = leafBuilder(subjectKey, cn(NodeIdentity.commonName(nodeId)), now, notAfter);
     try {
@@ -239,7 +248,7 @@ public final class WorkerCa {
       if (!cert.getIssuerX500Principal().equals(certificate.getSubjectX500Principal())) {
         return false;
       }
-      cert.checkValidity();
+      cert.checkValidity(Date.from(clock.instant()));
       Signature verifier = Signature.getInstance(cert.getSigAlgName(), Pki.PROVIDER);
       verifier.initVerify(certificate.getPublicKey());
       verifier.update(cert.getTBSCertificate());
@@ -254,9 +263,9 @@ public final class WorkerCa {
     return clusterId;
   }
 
-  private static WorkerCa create(Path certFile, Path keyFile, String clusterId) throws IOException {
+  private static WorkerCa create(Path certFile, Path keyFile, String clusterId, Clock clock) throws IOException {
     KeyPair keyPair = WorkerKeys.generateP256();
-    Instant now = Instant.now();
+    Instant now = clock.instant();
     X500Name subject = cn(CA_COMMON_NAME_PREFIX + clusterId);
     JcaX509ExtensionUtils ext = extensionUtils();
     X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(subject, randomSerial(new SecureRandom()),
@@ -275,12 +284,12 @@ public final class WorkerCa {
     } finally {
       Files.deleteIfExists(certTemp);
     }
-    WorkerCa ca = new WorkerCa(clusterId, cert, keyPair.getPrivate());
+    WorkerCa ca = new WorkerCa(clusterId, cert, keyPair.getPrivate(), clock);
     log.info("Created worker CA for cluster {} in {} (sha256 {})", clusterId, certFile.getParent(), ca.caSha256());
     return ca;
   }
 
-  private static WorkerCa load(Path certFile, Path keyFile, String clusterId) throws IOException {
+  private static WorkerCa load(Path certFile, Path keyFile, String clusterId, Clock clock) throws IOException {
     X509Certificate cert;
     PrivateKey key;
     try {
@@ -306,11 +315,11 @@ public final class WorkerCa {
       throw new IOException(keyFile + " does not match the public key in " + certFile);
     }
     try {
-      cert.checkValidity();
+      cert.checkValidity(Date.from(clock.instant()));
     } catch (CertificateException e) {
       log.warn("Worker CA certificate {} is outside its validity period: {}", certFile, e.getMessage());
     }
-    return new WorkerCa(clusterId, cert, key);
+    return new WorkerCa(clusterId, cert, key, clock);
   }
 
   /** Proves the key pair belongs together by a sign/verify round trip. */

@@ -10,6 +10,7 @@ import io.zlayer.worker.store.Store;
 import io.zlayer.worker.store.etcd.EtcdStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.util.List;
 import java.util.Optional;
 
@@ -26,9 +27,10 @@ public final class ClusterCa {
   private ClusterCa() {
   }
 
-  public static Future<WorkerCa> loadOrCreate(Vertx vertx, Store store, Path caDir, String clusterId) {
+  /** The cluster's CA, deciding certificate validity by {@code clock} (the controller's). */
+  public static Future<WorkerCa> loadOrCreate(Vertx vertx, Store store, Path caDir, String clusterId, Clock clock) {
     if (!(store instanceof EtcdStore)) {
-      return vertx.executeBlocking(() -> WorkerCa.loadOrCreate(caDir, clusterId));
+      return vertx.executeBlocking(() -> WorkerCa.loadOrCreate(caDir, clusterId, clock));
     }
     return recorded(store).compose(known -> vertx.executeBlocking(() -> {
       if (known.isPresent() && !Files.exists(caDir.resolve(WorkerCa.CA_CERT_FILE))
@@ -38,7 +40,7 @@ public final class ClusterCa {
             + WorkerCa.CA_KEY_FILE + " from a running controller's worker_ca_dir into " + caDir
             + " (key mode 0600); a controller never creates a second CA for a cluster");
       }
-      return WorkerCa.loadOrCreate(caDir, clusterId);
+      return WorkerCa.loadOrCreate(caDir, clusterId, clock);
     }).compose(ca -> known.isPresent() ? check(ca, known.get(), caDir)
         : store.txn(List.of(Compare.absent(CA_KEY)), List.of(Op.put(CA_KEY,
                 new JsonObject().put("ca_sha256", ca.caSha256()).encode())))

@@ -60,7 +60,8 @@ public final class OperatorHttp extends VerticleBase {
    */
   public record Sources(HostPort addr, String adminToken, String clusterId, ServerIdentity tls,
                         PrometheusMetrics metrics, Supplier<JsonObject> jsonMetrics,
-                        Supplier<Future<Void>> ready, LongFunction<Future<JsonObject>> nodeEvents) {
+                        Supplier<Future<Void>> ready, LongFunction<Future<JsonObject>> nodeEvents,
+                        java.time.Clock clock) {
   }
 
   private final Sources sources;
@@ -172,7 +173,7 @@ public final class OperatorHttp extends VerticleBase {
       }
       String heartbeat = view.getString("last_heartbeat");
       if (heartbeat != null) {
-        view.put("lease_age_secs", Duration.between(Instant.parse(heartbeat), Instant.now()).toSeconds());
+        view.put("lease_age_secs", Duration.between(Instant.parse(heartbeat), sources.clock().instant()).toSeconds());
       }
       JsonObject found = view;
       return sources.nodeEvents().apply(id).map(events -> new JsonObject().put("node", found).put("events", events));

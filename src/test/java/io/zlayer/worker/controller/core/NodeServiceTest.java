@@ -2,6 +2,7 @@ package io.zlayer.worker.controller.core;
 
 import static io.zlayer.worker.it.TestCluster.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -54,7 +55,7 @@ class NodeServiceTest {
   @BeforeEach
   void start(Vertx vertx) throws Exception {
     store = await(EmbeddedStore.open(vertx, dir.resolve("store")));
-    ca = WorkerCa.loadOrCreate(dir.resolve("ca"), "ctest");
+    ca = WorkerCa.loadOrCreate(dir.resolve("ca"), "ctest", clock);
     nodes = new NodeDirectory(store, clock);
     leases = new LeaseDirectory(TTL);
     assignments = new NodeEventLog(store, "assignment-log");
@@ -148,6 +149,29 @@ class NodeServiceTest {
     assertEquals(ControlPlaneException.Kind.UNAUTHENTICATED, e.kind());
     assertTrue(e.getMessage().contains("has expired"), e.getMessage());
     assertEquals(ControlPlaneException.Kind.UNAUTHENTICATED, refusal(() -> gate.certificate(null)));
+  }
+
+  @Test
+  void certificatesAreIssuedAndRenewedByTheControllersClock() throws Exception {
+    clock.set(Instant.parse("2026-03-01T12:00:00Z"));
+    X509Certificate first = node(4);
+    assertEquals(Instant.parse("2026-03-01T11:59:00Z"), first.getNotBefore().toInstant(), "backdated by the skew allowance");
+    assertEquals(Instant.parse("2026-03-31T12:00:00Z"), first.getNotAfter().toInstant());
+    clock.advance(Duration.ofDays(20));
+    java.security.KeyPair keys = WorkerKeys.generateP256();
+    WorkerCa.IssuedCertificate renewed = await(service.renew(gate.certificate(first).actingAs(4),
+        WorkerKeys.createCsr(keys, io.zlayer.worker.pki.NodeIdentity.commonName(4))));
+    X509Certificate second = (X509Certificate) java.security.cert.CertificateFactory.getInstance("X.509")
+        .generateCertificate(new java.io.ByteArrayInputStream(renewed.der()));
+    assertEquals(Instant.parse("2026-03-21T11:59:00Z"), second.getNotBefore().toInstant());
+    assertEquals(Instant.parse("2026-04-20T12:00:00Z"), second.getNotAfter().toInstant());
+    assertEquals(second.getNotAfter().toInstant().getEpochSecond(), nodes.get(4).orElseThrow().certNotAfter(),
+        "the node record follows the renewal");
+    assertTrue(ca.issued(first) && ca.issued(second));
+    clock.set(Instant.parse("2026-04-01T00:00:00Z")); // the first has expired by the clock, not the second
+    assertFalse(ca.issued(first), "the CA judges validity by the controller's clock");
+    assertTrue(ca.issued(second));
+    assertEquals(4, gate.certificate(second).actingAs(4).nodeId());
   }
 
   @Test
