@@ -92,11 +92,12 @@ public final class ControllerVerticle extends VerticleBase {
         String longLived = LONG_LIVED_CALLS.get(req.path());
         if (longLived != null) {
           StreamFootprint.apply(req);
+          StreamFootprint.sharePath(req, longLived);
         }
         inputGuard.handle(req, checked -> {
           grpc.handle(checked);
           if (longLived != null) {
-            StreamFootprint.callCreated(req, longLived);
+            StreamFootprint.callCreated(req);
           }
         });
       } else {

@@ -6,7 +6,6 @@ import io.vertx.core.http.HttpConnection;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -17,17 +16,18 @@ import java.util.concurrent.ConcurrentHashMap;
  * streams on one long-lived connection leaves nothing behind.
  */
 public final class OpenStreams {
-  private final Map<Long, Set<HttpConnection>> byNode = new ConcurrentHashMap<>();
+  /** Usually one connection per node: an array replaced on change (a set per node cost ~200 bytes). */
+  private final Map<Long, HttpConnection[]> byNode = new ConcurrentHashMap<>();
   private final Map<HttpConnection, List<Runnable>> cleanups = new ConcurrentHashMap<>();
 
   /** Tracks a stream of {@code nodeId} on {@code connection}; {@code cleanup} runs when it closes. */
   public void track(long nodeId, HttpConnection connection, Runnable cleanup) {
-    byNode.computeIfAbsent(nodeId, id -> ConcurrentHashMap.newKeySet()).add(connection);
+    byNode.compute(nodeId, (id, held) -> add(held, connection));
     boolean[] first = {false};
     cleanups.compute(connection, (c, list) -> {
       if (list == null) {
         first[0] = true;
-        list = new ArrayList<>();
+        list = new ArrayList<>(3); // a worker's three streams
       }
       list.add(cleanup);
       return list;
@@ -54,13 +54,7 @@ public final class OpenStreams {
   }
 
   private void closed(long nodeId, HttpConnection connection) {
-    Set<HttpConnection> set = byNode.get(nodeId);
-    if (set != null) {
-      set.remove(connection);
-      if (set.isEmpty()) {
-        byNode.remove(nodeId, set);
-      }
-    }
+    byNode.computeIfPresent(nodeId, (id, held) -> remove(held, connection));
     List<Runnable> list = cleanups.remove(connection);
     if (list != null) {
       list.forEach(Runnable::run);
@@ -73,10 +67,11 @@ public final class OpenStreams {
    * being cut, and its reply, written in this turn, must leave first.
    */
   public void cut(long nodeId) {
-    Set<HttpConnection> set = byNode.remove(nodeId);
-    if (set == null) {
+    HttpConnection[] held = byNode.remove(nodeId);
+    if (held == null) {
       return;
     }
+    List<HttpConnection> set = List.of(held);
     // A graceful shutdown (GOAWAY, then close once the streams in flight end or the grace runs
     // out): the reply to a worker's own Deregister still reaches it, and its watch streams end
     // within the grace.
@@ -86,6 +81,32 @@ public final class OpenStreams {
     } else {
       context.runOnContext(v -> set.forEach(OpenStreams::shutdown));
     }
+  }
+
+  private static HttpConnection[] add(HttpConnection[] held, HttpConnection connection) {
+    if (held == null) {
+      return new HttpConnection[] {connection};
+    }
+    for (HttpConnection c : held) {
+      if (c == connection) {
+        return held;
+      }
+    }
+    HttpConnection[] more = java.util.Arrays.copyOf(held, held.length + 1);
+    more[held.length] = connection;
+    return more;
+  }
+
+  /** {@code held} without {@code connection}, or null (the entry goes) when none is left. */
+  private static HttpConnection[] remove(HttpConnection[] held, HttpConnection connection) {
+    int n = 0;
+    HttpConnection[] left = new HttpConnection[held.length];
+    for (HttpConnection c : held) {
+      if (c != connection) {
+        left[n++] = c;
+      }
+    }
+    return n == 0 ? null : n == held.length ? held : java.util.Arrays.copyOf(left, n);
   }
 
   /** How long a cut connection's streams in flight may take to end before it is closed. */

@@ -1,5 +1,6 @@
 package io.zlayer.worker.controller.grpc;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http2.DefaultHttp2FrameWriter;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersEncoder;
 import io.netty.handler.codec.http2.EmptyHttp2Headers;
@@ -38,8 +39,9 @@ import org.slf4j.LoggerFactory;
  * loop when the request arrives, before anything was written or handed to another thread.
  * <li>{@link #callCreated}: vertx-grpc reads the request headers (timeout, encoding) when it
  * creates the call; afterwards nothing does, yet the stream and the request kept them (a header
- * set, its 16-bucket array and an adaptor). Both now point at Netty's empty headers. The
- * stream's path, a fresh string per stream, is replaced by the shared constant.
+ * set, its 16-bucket array and an adaptor). Both now point at Netty's empty headers.
+ * <li>{@link #sharePath}: the stream's path, a fresh string per stream kept by the stream and by
+ * vertx-grpc, becomes the method's shared constant.
  * <li>{@link #headWritten}: once the response head has gone out, the response's header set (and
  * its 16-bucket array) is kept for nothing; the response then points at the empty headers.
  * <li>{@link #messageRead}: vertx-grpc keeps the last message read on each call (for
@@ -100,12 +102,13 @@ public final class StreamFootprint {
     return new Field[] {field(readStream, "last", Class.forName("io.vertx.grpc.common.GrpcMessage"))};
   });
 
-  /** Http2ConnectionBase.handler, DefaultHttp2FrameWriter.headersEncoder. */
+  /** Http2ConnectionBase.handler, DefaultHttp2FrameWriter.headersEncoder, DefaultHttp2HeadersEncoder.tableSizeChangeOutput. */
   private static final Field[] HPACK = resolve("HPACK encoder", () -> {
     Class<?> connection = Class.forName("io.vertx.core.http.impl.Http2ConnectionBase");
     return new Field[] {
         field(connection, "handler", Http2ConnectionHandler.class),
-        field(DefaultHttp2FrameWriter.class, "headersEncoder", Http2HeadersEncoder.class)};
+        field(DefaultHttp2FrameWriter.class, "headersEncoder", Http2HeadersEncoder.class),
+        field(DefaultHttp2HeadersEncoder.class, "tableSizeChangeOutput", ByteBuf.class)};
   });
 
   private StreamFootprint() {
@@ -149,12 +152,31 @@ public final class StreamFootprint {
   }
 
   /**
-   * The gRPC call has been created from {@code request} (call it right after
-   * {@code GrpcServer#handle}, on the request's event loop): its headers go, its path becomes
-   * {@code path} (the same text, shared), and its response's header set goes once the head has
-   * been written.
+   * Makes the stream's path the shared {@code path} string when it is the same text (call it
+   * when the request arrives, before the gRPC call is created: vertx-grpc keeps
+   * {@code request.path()}, which is then that string too).
    */
-  public static void callCreated(HttpServerRequest request, String path) {
+  public static void sharePath(HttpServerRequest request, String path) {
+    if (REQUEST == null || !REQUEST[0].getDeclaringClass().isInstance(request)) {
+      return;
+    }
+    try {
+      Object stream = REQUEST[0].get(request);
+      Object uri = REQUEST[2].get(stream);
+      if (uri != path && path.equals(uri)) {
+        REQUEST[2].set(stream, path);
+      }
+    } catch (IllegalAccessException | RuntimeException e) {
+      // left as is: memory only
+    }
+  }
+
+  /**
+   * The gRPC call has been created from {@code request} (call it right after
+   * {@code GrpcServer#handle}, on the request's event loop): its headers go, and its response's
+   * header set goes once the head has been written.
+   */
+  public static void callCreated(HttpServerRequest request) {
     if (REQUEST == null || !REQUEST[0].getDeclaringClass().isInstance(request)) {
       request.headers().clear();
       return;
@@ -162,9 +184,6 @@ public final class StreamFootprint {
     try {
       Object stream = REQUEST[0].get(request);
       REQUEST[1].set(stream, EmptyHttp2Headers.INSTANCE);
-      if (path.equals(REQUEST[2].get(stream))) {
-        REQUEST[2].set(stream, path);
-      }
       REQUEST[3].set(request, REQUEST[4].get(null));
     } catch (IllegalAccessException | RuntimeException e) {
       request.headers().clear();
@@ -244,11 +263,14 @@ public final class StreamFootprint {
   }
 
   /**
-   * An encoder with a two-slot index and no dynamic table: the table size it announces is 0
-   * whatever the peer allows (an encoder may use less than the peer's maximum; RFC 7541, 4.2),
-   * so it keeps no entries.
+   * An encoder with a two-slot index and no dynamic table: the table size it announces (at the
+   * start of its first header block) is 0 whatever the peer allows (an encoder may use less than
+   * the peer's maximum; RFC 7541, 4.2), so it keeps no entries. The peer's later settings change
+   * nothing, and the 256-byte buffer that carried the announcement is released once it was sent.
    */
   static final class SmallHeadersEncoder extends DefaultHttp2HeadersEncoder {
+    private boolean announced;
+
     SmallHeadersEncoder() throws Http2Exception {
       super(Http2HeadersEncoder.NEVER_SENSITIVE, false, 2);
       super.maxHeaderTableSize(0);
@@ -256,7 +278,27 @@ public final class StreamFootprint {
 
     @Override
     public void maxHeaderTableSize(long max) throws Http2Exception {
-      super.maxHeaderTableSize(0);
+      if (max < 0 || max > 0xFFFFFFFFL) {
+        super.maxHeaderTableSize(max); // its range check and error
+      }
+      // else: stays 0
+    }
+
+    @Override
+    public void encodeHeaders(int streamId, Http2Headers headers, ByteBuf buffer) throws Http2Exception {
+      super.encodeHeaders(streamId, headers, buffer);
+      if (!announced) {
+        announced = true;
+        try {
+          ByteBuf sent = (ByteBuf) HPACK[2].get(this);
+          HPACK[2].set(this, null);
+          if (sent != null) {
+            sent.release();
+          }
+        } catch (IllegalAccessException | RuntimeException e) {
+          // kept: 256 bytes
+        }
+      }
     }
   }
 

@@ -2,6 +2,7 @@ package io.zlayer.worker.controller.grpc;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vertx.core.Vertx;
@@ -77,13 +78,14 @@ class StreamFootprintTest {
         .requestHandler(req -> {
           httpRequest.set(req);
           applied.set(StreamFootprint.apply(req));
+          StreamFootprint.sharePath(req, path);
           try {
             queue.set(StreamFootprint.outboundQueueOf(req));
           } catch (IllegalAccessException e) {
             throw new AssertionError(e);
           }
           grpc.handle(req);
-          StreamFootprint.callCreated(req, path);
+          StreamFootprint.callCreated(req);
           headersLeft.set(req.headers().size());
         });
     server.listen().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
@@ -110,7 +112,7 @@ class StreamFootprintTest {
                 "no dynamic table, whatever the client allows");
             assertTrue(httpRequest.get().response().headWritten());
             assertTrue(httpRequest.get().response().headers().isEmpty(), "the written head's header set dropped");
-            assertEquals(path, httpRequest.get().path());
+            assertSame(path, httpRequest.get().path(), "the stream's path is the shared string");
             test.completeNow();
           }));
           // read only once the server has written everything (and so queued most of it)
