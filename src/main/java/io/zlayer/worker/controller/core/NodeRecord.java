@@ -23,6 +23,11 @@ public record NodeRecord(long nodeId, NodeState state, JsonObject profile, Strin
 
   public static final String PREFIX = "nodes/";
 
+  /** The profile is kept read-only and compact: every node's record lives in memory for its life. */
+  public NodeRecord {
+    profile = FrozenJson.freeze(profile);
+  }
+
   public static String key(long nodeId) {
     return PREFIX + nodeId;
   }
