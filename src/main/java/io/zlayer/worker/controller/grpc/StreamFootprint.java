@@ -111,12 +111,30 @@ public final class StreamFootprint {
         field(DefaultHttp2HeadersEncoder.class, "tableSizeChangeOutput", ByteBuf.class)};
   });
 
+  /**
+   * Queues each connection allocates at their default size (17 or 9 slots) and that stay empty for
+   * a worker's connection: Http2ConnectionBase.updateSettingsHandlers, .pongHandlers,
+   * Http2ServerConnection.pendingPushes; SslHandler.pendingUnencryptedWrites → its pairs.
+   */
+  private static final Field[] QUEUES = resolve("connection queues", () -> {
+    Class<?> base = Class.forName("io.vertx.core.http.impl.Http2ConnectionBase");
+    Class<?> server = Class.forName("io.vertx.core.http.impl.Http2ServerConnection");
+    Class<?> ssl = Class.forName("io.netty.handler.ssl.SslHandler");
+    Class<?> coalescing = Class.forName("io.netty.channel.AbstractCoalescingBufferQueue");
+    return new Field[] {
+        field(base, "updateSettingsHandlers", java.util.ArrayDeque.class),
+        field(base, "pongHandlers", java.util.ArrayDeque.class),
+        field(server, "pendingPushes", java.util.ArrayDeque.class),
+        field(ssl, "pendingUnencryptedWrites", coalescing),
+        field(coalescing, "bufAndListenerPairs", java.util.ArrayDeque.class)};
+  });
+
   private StreamFootprint() {
   }
 
   /** Whether every trim is active on this Vert.x and Netty (tests fail loudly when not). */
   static boolean available() {
-    return PATH != null && REQUEST != null && RESPONSE != null && LAST != null && HPACK != null;
+    return PATH != null && REQUEST != null && RESPONSE != null && LAST != null && HPACK != null && QUEUES != null;
   }
 
   /** The trims that did not resolve on this version, with why (empty when {@link #available}). */
@@ -234,6 +252,7 @@ public final class StreamFootprint {
    * @return whether the encoder was replaced
    */
   public static boolean connectionOpened(HttpConnection connection) {
+    shrinkQueues(connection);
     if (HPACK == null || !HPACK[0].getDeclaringClass().isInstance(connection)) {
       return false;
     }
@@ -254,6 +273,50 @@ public final class StreamFootprint {
     } catch (IllegalAccessException | Http2Exception | RuntimeException e) {
       return false;
     }
+  }
+
+  /** Swaps the connection's empty default-size queues for minimal ones (they grow when used). */
+  private static void shrinkQueues(HttpConnection connection) {
+    if (QUEUES == null || !QUEUES[2].getDeclaringClass().isInstance(connection)) {
+      return;
+    }
+    try {
+      for (int i = 0; i < 3; i++) {
+        shrink(QUEUES[i], connection);
+      }
+      io.netty.channel.Channel channel = channelOf(connection);
+      io.netty.handler.ssl.SslHandler ssl = channel == null ? null : channel.pipeline().get(io.netty.handler.ssl.SslHandler.class);
+      Object pending = ssl == null ? null : QUEUES[3].get(ssl);
+      if (pending != null) {
+        shrink(QUEUES[4], pending);
+      }
+    } catch (IllegalAccessException | RuntimeException e) {
+      // left as is: memory only
+    }
+  }
+
+  private static void shrink(Field field, Object owner) throws IllegalAccessException {
+    java.util.ArrayDeque<?> current = (java.util.ArrayDeque<?>) field.get(owner);
+    if (current != null && current.isEmpty()) {
+      field.set(owner, new java.util.ArrayDeque<>(1));
+    }
+  }
+
+  private static io.netty.channel.Channel channelOf(HttpConnection connection) {
+    return connection instanceof io.vertx.core.net.impl.ConnectionBase c ? c.channel() : null;
+  }
+
+  /** The connection's queues, in {@link #QUEUES} order, the SslHandler's last (null without TLS) (tests). */
+  static Object[] queuesOf(HttpConnection connection) throws IllegalAccessException {
+    Object[] out = new Object[4];
+    for (int i = 0; i < 3; i++) {
+      out[i] = QUEUES[i].get(connection);
+    }
+    io.netty.channel.Channel channel = channelOf(connection);
+    io.netty.handler.ssl.SslHandler ssl = channel == null ? null : channel.pipeline().get(io.netty.handler.ssl.SslHandler.class);
+    Object pending = ssl == null ? null : QUEUES[3].get(ssl);
+    out[3] = pending == null ? null : QUEUES[4].get(pending);
+    return out;
   }
 
   /** The HPACK encoder in use on {@code connection} (tests). */

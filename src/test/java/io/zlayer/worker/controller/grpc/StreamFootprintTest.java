@@ -55,6 +55,7 @@ class StreamFootprintTest {
     AtomicReference<io.vertx.core.http.HttpServerRequest> httpRequest = new AtomicReference<>();
     java.util.concurrent.atomic.AtomicBoolean hpackReplaced = new java.util.concurrent.atomic.AtomicBoolean();
     AtomicReference<Object> encoder = new AtomicReference<>();
+    AtomicInteger queuesReplaced = new AtomicInteger(-1);
     grpc.callHandler(ClusterControlPlaneGrpcService.WatchAssignments, call -> call.last().onSuccess(req -> {
       StreamFootprint.messageRead(call);
       call.response().writeHead();
@@ -68,7 +69,18 @@ class StreamFootprintTest {
     }));
     HttpServer server = vertx.createHttpServer(new HttpServerOptions().setHost("127.0.0.1").setPort(0))
         .connectionHandler(connection -> {
-          hpackReplaced.set(StreamFootprint.connectionOpened(connection));
+          try {
+            Object[] before = StreamFootprint.queuesOf(connection);
+            hpackReplaced.set(StreamFootprint.connectionOpened(connection));
+            Object[] after = StreamFootprint.queuesOf(connection);
+            int replaced = 0;
+            for (int i = 0; i < 3; i++) {
+              replaced += before[i] != after[i] && after[i] != null ? 1 : 0;
+            }
+            queuesReplaced.set(replaced);
+          } catch (IllegalAccessException e) {
+            throw new AssertionError(e);
+          }
           try {
             encoder.set(StreamFootprint.headersEncoderOf(connection));
           } catch (IllegalAccessException e) {
@@ -107,6 +119,7 @@ class StreamFootprintTest {
                 + maxBacklog.get());
             assertEquals(0, headersLeft.get(), "request headers dropped once the call was created");
             assertTrue(hpackReplaced.get(), "the connection got the small HPACK encoder");
+            assertEquals(3, queuesReplaced.get(), "the connection's idle default-size queues were swapped for minimal ones");
             assertInstanceOf(StreamFootprint.SmallHeadersEncoder.class, encoder.get());
             assertEquals(0, ((StreamFootprint.SmallHeadersEncoder) encoder.get()).maxHeaderTableSize(),
                 "no dynamic table, whatever the client allows");
