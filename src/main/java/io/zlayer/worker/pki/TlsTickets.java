@@ -81,13 +81,4 @@ public final class TlsTickets {
     }
     return n;
   }
-
-  /** Handshakes on the worker endpoint, full or resumed (OpenSSL only, else 0). */
-  public long handshakes() {
-    long n = 0;
-    for (OpenSslSessionContext c : contexts) {
-      n += c.stats().acceptGood();
-    }
-    return n;
-  }
 }
