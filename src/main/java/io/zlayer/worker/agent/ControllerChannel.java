@@ -29,6 +29,12 @@ public final class ControllerChannel {
 
   /** A channel trusting {@code caPem}; with {@code identity}, it also presents the node certificate. */
   public static ControllerChannel open(Vertx vertx, HostPort server, String caPem, Identity identity) {
+    return open(vertx, server, caPem, identity, null);
+  }
+
+  /** As {@link #open(Vertx, HostPort, String, Identity)}, resuming and keeping the identity's TLS session in {@code sessions}. */
+  public static ControllerChannel open(Vertx vertx, HostPort server, String caPem, Identity identity,
+                                       TlsSessions sessions) {
     HttpClientOptions options = new HttpClientOptions()
         .setSsl(true)
         .setUseAlpn(true)
@@ -36,7 +42,8 @@ public final class ControllerChannel {
         .setHttp2ClearTextUpgrade(false)
         .setVerifyHost(false)
         .setConnectTimeout(CONNECT_TIMEOUT_MS)
-        .setSslEngineOptions(io.zlayer.worker.pki.TlsEngines.preferred())
+        .setSslEngineOptions(sessions != null && identity != null ? sessions.engineOptions(identity)
+            : io.zlayer.worker.pki.TlsEngines.preferred())
         .setTrustOptions(io.vertx.core.net.TrustOptions.wrap(trustFor(caPem)));
     if (identity != null) {
       options.setKeyCertOptions(io.vertx.core.net.KeyCertOptions.wrap(new NodeKeyManager(identity)));

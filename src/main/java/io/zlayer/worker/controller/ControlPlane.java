@@ -43,5 +43,6 @@ public record ControlPlane(
     NodeEventLog commands,
     PollHub<NodeEventLog.Entry> polls,
     OpenStreams streams,
+    io.zlayer.worker.pki.TlsTickets tickets,
     Clock clock) {
 }

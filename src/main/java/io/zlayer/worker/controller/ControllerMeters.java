@@ -24,6 +24,8 @@ final class ControllerMeters {
     m.counter("zlayer.heartbeats", "status reports received (gRPC and legacy)", cp.nodeService(), s -> s.heartbeats());
     m.counter("zlayer.lease.expiries", "leases that expired (the node was marked unreachable)", cp.nodeService(),
         s -> s.leaseExpiries());
+    m.counter("zlayer.tls.resumed", "worker TLS handshakes that resumed a session from a ticket", cp.tickets(),
+        t -> t.resumed());
     m.gauge("zlayer.worker.connections", "worker connections holding gRPC streams", cp.streams(), s -> s.connections());
     m.gauge("zlayer.legacy.polls.held", "legacy /worker/poll requests held open", cp.polls(), p -> p.size());
     m.gauge("zlayer.leases.live", "nodes holding a lease on this controller", cp.leases(), l -> l.size());

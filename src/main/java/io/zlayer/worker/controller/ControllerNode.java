@@ -215,7 +215,8 @@ public final class ControllerNode {
     nodes.onCollected(polls::forget);
     return new ControlPlane(vertx, options, clusterId, store, ca, identity, adminToken, tokens, nodes, leases,
         registrar, service, new NodeGate(clusterId, nodes, service, clock),
-        new NodeOrders(service, nodes, assignments, commands), assignments, commands, polls, streams, clock);
+        new NodeOrders(service, nodes, assignments, commands), assignments, commands, polls, streams,
+        io.zlayer.worker.pki.TlsTickets.of(ca, clock), clock);
   }
 
   /** The cluster's id: created once, by whichever controller first starts on the store. */

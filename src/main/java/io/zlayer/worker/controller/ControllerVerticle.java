@@ -62,6 +62,9 @@ public final class ControllerVerticle extends VerticleBase {
   private LegacyApi legacy;
   private final GrpcInputGuard inputGuard = GrpcInputGuard.forControlPlane();
   private IdleConnections idle;
+  /** How often the endpoint checks whether the TLS ticket keys' epoch has turned (a day long). */
+  static final long TICKET_ROTATION_CHECK_MS = 60_000;
+  private long ticketRotation = -1;
 
   public ControllerVerticle(ControlPlane cp) {
     this.cp = cp;
@@ -81,6 +84,7 @@ public final class ControllerVerticle extends VerticleBase {
     legacy.mount(router);
     JsonErrors.install(router);
     idle = new IdleConnections(vertx, cp.options().connections());
+    ticketRotation = vertx.setPeriodic(TICKET_ROTATION_CHECK_MS, id -> cp.tickets().rotate());
     server = vertx.createHttpServer(serverOptions()).connectionHandler(connection -> {
       // A write cancelled by a client's RST_STREAM must not close the connection (Vert.x 5.0.7).
       Http2StreamErrorFilter.install(connection);
@@ -123,7 +127,7 @@ public final class ControllerVerticle extends VerticleBase {
         .setClientAuth(ClientAuth.REQUEST)
         .setSslHandshakeTimeout(cp.options().connections().tlsHandshakeTimeout().toMillis())
         .setSslHandshakeTimeoutUnit(java.util.concurrent.TimeUnit.MILLISECONDS)
-        .setSslEngineOptions(io.zlayer.worker.pki.TlsEngines.preferred())
+        .setSslEngineOptions(cp.tickets().engineOptions())
         .setMaxHeaderSize(MAX_HEADER_BYTES)
         .setHttp2RstFloodMaxRstFramePerWindow(Integer.getInteger("zlayer.http2RstFloodLimit", RST_FLOOD_LIMIT))
         .setHttp2RstFloodWindowDuration(RST_FLOOD_WINDOW_SECS)
@@ -150,6 +154,7 @@ public final class ControllerVerticle extends VerticleBase {
     if (idle != null) {
       idle.close();
     }
+    vertx.cancelTimer(ticketRotation);
     return server == null ? Future.succeededFuture() : server.close();
   }
 }

@@ -32,6 +32,7 @@ final class Metrics {
         .put("stream_connections", cp.streams().connections())
         .put("register_calls", cp.registrar().attempts())
         .put("heartbeats", cp.nodeService().heartbeats())
+        .put("tls_resumed", cp.tickets().resumed())
         .put("heap_used_bytes", heap.getUsed())
         .put("heap_committed_bytes", heap.getCommitted())
         .put("jit_compile_ms", jitMillis());

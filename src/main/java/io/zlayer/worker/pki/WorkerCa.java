@@ -263,6 +263,21 @@ public final class WorkerCa {
     return clusterId;
   }
 
+  /**
+   * A secret every controller sharing this CA derives alike, and nobody without the CA key can:
+   * HMAC-SHA256 keyed by the CA private key over {@code purpose} and the cluster id. The key itself
+   * never leaves this class; the TLS session-ticket keys are derived from this.
+   */
+  public byte[] derivedSecret(String purpose) {
+    try {
+      javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
+      mac.init(new javax.crypto.spec.SecretKeySpec(privateKey.getEncoded(), "HmacSHA256"));
+      return mac.doFinal(("zlayer " + purpose + " " + clusterId).getBytes(StandardCharsets.UTF_8));
+    } catch (java.security.GeneralSecurityException e) {
+      throw new IllegalStateException("HmacSHA256 is unavailable: " + e.getMessage(), e);
+    }
+  }
+
   private static WorkerCa create(Path certFile, Path keyFile, String clusterId, Clock clock) throws IOException {
     KeyPair keyPair = WorkerKeys.generateP256();
     Instant now = clock.instant();

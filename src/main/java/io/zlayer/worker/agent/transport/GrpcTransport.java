@@ -46,6 +46,8 @@ public final class GrpcTransport implements Transport {
 
   private final Vertx vertx;
   private final Function<HostPort, ControllerChannel> sharedRegisterChannel;
+  /** The nodes' TLS sessions, kept across links so that a reconnect resumes. */
+  private final io.zlayer.worker.agent.TlsSessions sessions = new io.zlayer.worker.agent.TlsSessions();
 
   /** Each registration on a channel of its own (the agent). */
   public GrpcTransport(Vertx vertx) {
@@ -109,7 +111,7 @@ public final class GrpcTransport implements Transport {
     }
     ControllerChannel channel;
     try {
-      channel = ControllerChannel.open(vertx, server, identity.caPem(), identity);
+      channel = ControllerChannel.open(vertx, server, identity.caPem(), identity, sessions);
     } catch (RuntimeException e) {
       return Future.failedFuture(e);
     }
