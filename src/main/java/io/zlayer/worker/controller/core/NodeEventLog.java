@@ -159,6 +159,10 @@ public final class NodeEventLog {
    * the next append counts again.
    */
   Future<Void> compact(long nodeId) {
+    return compact(nodeId, READ_TRIES);
+  }
+
+  private Future<Void> compact(long nodeId, int tries) {
     return store.get(baseKey(nodeId)).map(Base::of).compose(base ->
         store.rangeAfter(prefix(nodeId), base.through(), window + 1).compose(kvs -> {
           if (kvs.size() <= window) {
@@ -177,13 +181,13 @@ public final class NodeEventLog {
           ops.add(Op.put(baseKey(nodeId), new JsonObject().put("through", through).put("state", state).encode()));
           Compare unchanged = new Compare(baseKey(nodeId), base.modRevision());
           return store.txn(List.of(unchanged), ops).compose(result -> {
-            if (!result.succeeded()) {
+            if (!result.succeeded()) { // compacted meanwhile (another controller): look again
               counts.remove(nodeId);
-              return Future.succeededFuture();
+              return tries > 1 ? compact(nodeId, tries - 1) : Future.<Void>succeededFuture();
             }
             counts.put(nodeId, kvs.size() - trim);
             // A log read to its cap may hold more (a first count after a start): another round.
-            return kvs.size() == window + 1 ? compact(nodeId) : Future.<Void>succeededFuture();
+            return kvs.size() == window + 1 ? compact(nodeId, tries) : Future.<Void>succeededFuture();
           });
         }));
   }
