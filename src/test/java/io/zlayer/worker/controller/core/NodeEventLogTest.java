@@ -41,10 +41,12 @@ class NodeEventLogTest {
     return f.toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
   }
 
+  /** A set event; its size does not depend on {@code version} (fixed width), so stores compare by count. */
   private static JsonObject set(String service, int version) {
+    String v = String.format("%07d", version);
     return Events.set(service, new JsonArray().add(new JsonObject().put("role", "default")
-        .put("indices", new JsonArray().add(0))), new JsonObject().put("command", "run " + version)
-        .put("env", new JsonObject().put("V", String.valueOf(version))));
+        .put("indices", new JsonArray().add(0))), new JsonObject().put("command", "run " + v)
+        .put("env", new JsonObject().put("V", v)));
   }
 
   /** Appends {@code n} events made by {@code event}, up to 200 in flight (the store groups them). */
