@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -159,6 +160,7 @@ public final class ExecutorVerticle extends VerticleBase {
       case Events.DELETE -> onDelete(body.getString("service"));
       case Events.DRAIN -> drain(timing.stopGrace());
       case Events.UNDRAIN -> undrain();
+      case Events.RESYNC -> onResync(body);
       default -> LOG.warn("executor: ignoring assignment event of kind '{}' (revision {})", kind, body == null ? null : body.getValue("revision"));
     }
     // Recorded with the desired state it produced, in the same file: the worker resumes from here.
@@ -205,6 +207,44 @@ public final class ExecutorVerticle extends VerticleBase {
     desired.put(service, next);
     applyService(service, next);
     persist();
+  }
+
+  /**
+   * The node's whole desired state (its events fell out of the controller's history window): run
+   * exactly the listed services, drained or not; any other service is dropped.
+   */
+  private void onResync(JsonObject body) {
+    Map<String, ExecutorState.Service> listed = new LinkedHashMap<>();
+    for (Object o : body.getJsonArray("services", new JsonArray())) {
+      if (o instanceof JsonObject set && set.getString("service") != null && !set.getString("service").isEmpty()) {
+        listed.put(set.getString("service"), ExecutorState.Service.fromJson(set.getJsonArray("assignments"), set.getJsonObject("spec")));
+      }
+    }
+    int dropped = 0;
+    for (String service : new ArrayList<>(desired.keySet())) {
+      if (!listed.containsKey(service)) {
+        onDelete(service);
+        dropped++;
+      }
+    }
+    boolean drain = body.getBoolean("draining", false);
+    LOG.info("executor: resync at revision {}: {} service(s){}, {} dropped", body.getValue("revision"), listed.size(),
+        drain ? " (draining)" : "", dropped);
+    if (drain || draining) {
+      desired.putAll(listed); // recorded; they run once undrained
+      if (drain) {
+        drain(timing.stopGrace());
+      } else {
+        undrain();
+      }
+      return;
+    }
+    listed.forEach((service, next) -> {
+      if (!next.equals(desired.get(service))) {
+        desired.put(service, next);
+        applyService(service, next);
+      }
+    });
   }
 
   private void onDelete(String service) {

@@ -12,7 +12,8 @@ import io.zlayer.worker.proto.ServiceSpec;
  * the legacy HTTP API and the bridges, and its mapping to and from the protobuf messages.
  *
  * <p>Assignment: {@code {revision, kind: "set"|"delete"|"drain"|"undrain", service?, assignments?: [{role,
- * indices}], spec?: {command, env}}}. Command: {@code {id, kind: "drain"|"push_config"|"shutdown",
+ * indices}], spec?: {command, env}}}, or {@code {revision, kind: "resync", services: [set bodies], draining}}
+ * (the whole desired state, when the events asked for fell out of the history window). Command: {@code {id, kind: "drain"|"push_config"|"shutdown",
  * deadline_secs?, version?, yaml?, reason?}}.
  */
 public final class Events {
@@ -20,6 +21,8 @@ public final class Events {
   public static final String DELETE = "delete";
   public static final String DRAIN = "drain";
   public static final String UNDRAIN = "undrain";
+  /** The node's whole desired state, in place of events that fell out of the history window. */
+  public static final String RESYNC = "resync";
   public static final String PUSH_CONFIG = "push_config";
   public static final String SHUTDOWN = "shutdown";
 
@@ -45,21 +48,28 @@ public final class Events {
     return new JsonObject().put("kind", UNDRAIN);
   }
 
+  /**
+   * The whole desired state {@code services} (service name to its set body) and {@code draining},
+   * as one resync event body.
+   */
+  public static JsonObject resync(java.util.Map<String, JsonObject> services, boolean draining) {
+    JsonArray list = new JsonArray();
+    new java.util.TreeMap<>(services).forEach((name, set) -> list.add(set(name,
+        set.getJsonArray("assignments", new JsonArray()), set.getJsonObject("spec", new JsonObject()))));
+    return new JsonObject().put("kind", RESYNC).put("services", list).put("draining", draining);
+  }
+
   public static AssignmentEvent assignmentToProto(long revision, JsonObject body) {
     AssignmentEvent.Builder event = AssignmentEvent.newBuilder().setRevision(revision);
     switch (body.getString("kind", "")) {
-      case SET -> {
-        AssignmentEvent.Set.Builder set = AssignmentEvent.Set.newBuilder().setService(body.getString("service"));
-        for (Object o : body.getJsonArray("assignments", new JsonArray())) {
-          JsonObject a = (JsonObject) o;
-          ScaleAssignment.Builder sa = ScaleAssignment.newBuilder().setRole(a.getString("role", "default"));
-          a.getJsonArray("indices", new JsonArray()).forEach(i -> sa.addIndices(((Number) i).intValue()));
-          set.addAssignments(sa);
+      case SET -> event.setSet(setToProto(body));
+      case RESYNC -> {
+        AssignmentEvent.Resync.Builder resync = AssignmentEvent.Resync.newBuilder()
+            .setDraining(body.getBoolean("draining", false));
+        for (Object o : body.getJsonArray("services", new JsonArray())) {
+          resync.addServices(setToProto((JsonObject) o));
         }
-        JsonObject spec = body.getJsonObject("spec", new JsonObject());
-        ServiceSpec.Builder s = ServiceSpec.newBuilder().setCommand(spec.getString("command", ""));
-        spec.getJsonObject("env", new JsonObject()).forEach(e -> s.putEnv(e.getKey(), String.valueOf(e.getValue())));
-        event.setSet(set.setSpec(s));
+        event.setResync(resync);
       }
       case DELETE -> event.setDelete(AssignmentEvent.Delete.newBuilder().setService(body.getString("service")));
       case DRAIN -> event.setDrain(AssignmentEvent.Drain.getDefaultInstance());
@@ -69,17 +79,38 @@ public final class Events {
     return event.build();
   }
 
+  private static AssignmentEvent.Set setToProto(JsonObject body) {
+    AssignmentEvent.Set.Builder set = AssignmentEvent.Set.newBuilder().setService(body.getString("service"));
+    for (Object o : body.getJsonArray("assignments", new JsonArray())) {
+      JsonObject a = (JsonObject) o;
+      ScaleAssignment.Builder sa = ScaleAssignment.newBuilder().setRole(a.getString("role", "default"));
+      a.getJsonArray("indices", new JsonArray()).forEach(i -> sa.addIndices(((Number) i).intValue()));
+      set.addAssignments(sa);
+    }
+    JsonObject spec = body.getJsonObject("spec", new JsonObject());
+    ServiceSpec.Builder s = ServiceSpec.newBuilder().setCommand(spec.getString("command", ""));
+    spec.getJsonObject("env", new JsonObject()).forEach(e -> s.putEnv(e.getKey(), String.valueOf(e.getValue())));
+    return set.setSpec(s).build();
+  }
+
+  private static JsonObject setToJson(AssignmentEvent.Set event) {
+    JsonArray assignments = new JsonArray();
+    for (ScaleAssignment a : event.getAssignmentsList()) {
+      assignments.add(new JsonObject().put("role", a.getRole())
+          .put("indices", new JsonArray(a.getIndicesList().stream().map(i -> (Object) i).toList())));
+    }
+    ServiceSpec spec = event.getSpec();
+    return set(event.getService(), assignments,
+        new JsonObject().put("command", spec.getCommand()).put("env", new JsonObject(new java.util.HashMap<>(spec.getEnvMap()))));
+  }
+
   public static JsonObject assignmentToJson(AssignmentEvent event) {
     JsonObject json = switch (event.getEventCase()) {
-      case SET -> {
-        JsonArray assignments = new JsonArray();
-        for (ScaleAssignment a : event.getSet().getAssignmentsList()) {
-          assignments.add(new JsonObject().put("role", a.getRole())
-              .put("indices", new JsonArray(a.getIndicesList().stream().map(i -> (Object) i).toList())));
-        }
-        ServiceSpec spec = event.getSet().getSpec();
-        yield set(event.getSet().getService(), assignments,
-            new JsonObject().put("command", spec.getCommand()).put("env", new JsonObject(new java.util.HashMap<>(spec.getEnvMap()))));
+      case SET -> setToJson(event.getSet());
+      case RESYNC -> {
+        JsonArray services = new JsonArray();
+        event.getResync().getServicesList().forEach(s -> services.add(setToJson(s)));
+        yield new JsonObject().put("kind", RESYNC).put("services", services).put("draining", event.getResync().getDraining());
       }
       case DELETE -> delete(event.getDelete().getService());
       case DRAIN -> drain();
@@ -104,7 +135,7 @@ public final class Events {
   }
 
   public static CommandEvent commandToProto(long id, JsonObject body) {
-    CommandEvent.Builder command = CommandEvent.newBuilder().setId(id);
+    CommandEvent.Builder command = CommandEvent.newBuilder().setId(id).setResync(body.getBoolean(RESYNC, false));
     switch (body.getString("kind", "")) {
       case DRAIN -> command.setDrain(CommandEvent.Drain.newBuilder()
           .setDeadlineSecs(body.getLong("deadline_secs", 0L).intValue()));
@@ -124,6 +155,9 @@ public final class Events {
       case SHUTDOWN -> shutdown(command.getShutdown().getReason());
       default -> throw new IllegalArgumentException("command " + command.getId() + " has no command");
     };
+    if (command.getResync()) {
+      json.put(RESYNC, true);
+    }
     return json.put("id", command.getId());
   }
 }

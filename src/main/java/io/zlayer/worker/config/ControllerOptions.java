@@ -30,7 +30,8 @@ public record ControllerOptions(
     int bridgePort,
     Map<String, String> labels,
     HostPort operatorHttpAddr,
-    ConnectionLimits connections) {
+    ConnectionLimits connections,
+    int historyWindow) {
 
   static final HostPort DEFAULT_WORKER_GRPC_ADDR = new HostPort("0.0.0.0", 3670);
   static final Path DEFAULT_DATA_DIR = Path.of("./data/controller");
@@ -40,6 +41,14 @@ public record ControllerOptions(
   static final HostPort DEFAULT_OPERATOR_HTTP_ADDR = new HostPort("127.0.0.1", 3673);
   /** How long a deregistered node stays listed before it is collected (Nomad's node_gc_threshold). */
   static final Duration DEFAULT_NODE_GC_THRESHOLD = Duration.ofHours(24);
+  /**
+   * Events kept per node in each of its logs (assignments, commands); a worker resuming from
+   * before them gets a resync. 1,000 covers a worker away through a burst of changes without a
+   * resync; the store then holds at most ~1,000 events per node and log.
+   */
+  static final int DEFAULT_HISTORY_WINDOW = 1000;
+  static final int MIN_HISTORY_WINDOW = 16;
+  static final int MAX_HISTORY_WINDOW = 1_000_000;
 
   public ControllerOptions {
     peers = List.copyOf(peers);
@@ -85,8 +94,10 @@ public record ControllerOptions(
         "a fixed port number 1-65535 (the operator tools connect to it; 0 = ephemeral is not allowed)");
     Map<String, String> labels = Values.labels(json);
     HostPort operatorHttp = hostPort(json, "operator_http_addr", DEFAULT_OPERATOR_HTTP_ADDR, "127.0.0.1:3673");
+    int historyWindow = (int) Values.integer(json, "history_window", MIN_HISTORY_WINDOW, MAX_HISTORY_WINDOW,
+        DEFAULT_HISTORY_WINDOW, "events kept per node and log, " + MIN_HISTORY_WINDOW + "-" + MAX_HISTORY_WINDOW);
     return new ControllerOptions(nodeId, peers, grpc, dataDir, caDir, store, heartbeat, tlsNames, validity,
-        nodeGc, bridgePort, labels, operatorHttp, ConnectionLimits.fromJson(json));
+        nodeGc, bridgePort, labels, operatorHttp, ConnectionLimits.fromJson(json), historyWindow);
   }
 
   private static HostPort hostPort(JsonObject json, String key, HostPort fallback, String example) {
@@ -119,6 +130,7 @@ public record ControllerOptions(
         .put("node_gc_threshold", Durations.format(nodeGcThreshold))
         .put("bridge_port", bridgePort)
         .put("labels", Values.labelsJson(labels))
-        .put("operator_http_addr", operatorHttpAddr.toString());
+        .put("operator_http_addr", operatorHttpAddr.toString())
+        .put("history_window", historyWindow);
   }
 }

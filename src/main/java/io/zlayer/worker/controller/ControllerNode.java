@@ -11,6 +11,8 @@ import io.zlayer.worker.controller.cluster.NodeOwnership;
 import io.zlayer.worker.controller.core.AdaptiveTtl;
 import io.zlayer.worker.controller.core.LeaseDirectory;
 import io.zlayer.worker.controller.core.NodeDirectory;
+import io.zlayer.worker.controller.core.AssignmentFold;
+import io.zlayer.worker.controller.core.CommandFold;
 import io.zlayer.worker.controller.core.NodeEventLog;
 import io.zlayer.worker.controller.core.NodeGate;
 import io.zlayer.worker.controller.core.NodeOrders;
@@ -202,8 +204,8 @@ public final class ControllerNode {
     TokenService tokens = new TokenService(store, clusterId, ca.caSha256(), clock);
     Registrar registrar = new Registrar(vertx, store, tokens, ca, nodes, leases,
         options.workerCertValidity(), clock);
-    NodeEventLog assignments = new NodeEventLog(store, "assignment-log");
-    NodeEventLog commands = new NodeEventLog(store, "command-log");
+    NodeEventLog assignments = new NodeEventLog(store, "assignment-log", AssignmentFold.INSTANCE, options.historyWindow());
+    NodeEventLog commands = new NodeEventLog(store, "command-log", CommandFold.INSTANCE, options.historyWindow());
     NodeService service = new NodeService(nodes, leases, registrar, assignments, commands, (nodeId, state, cause) ->
         vertx.eventBus().publish(Addresses.NODE_STATE_CHANGED, new JsonObject().put("node_id", nodeId)
             .put("state", state.wire()).put("cause", cause)), clock);

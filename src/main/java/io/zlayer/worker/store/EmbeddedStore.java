@@ -62,6 +62,14 @@ public final class EmbeddedStore implements Store {
   private boolean drainScheduled;
   /** Most writes committed together. */
   private static final int MAX_BATCH = 128;
+  /** SQLite's {@code auto_vacuum} value for INCREMENTAL. */
+  private static final int AUTO_VACUUM_INCREMENTAL = 2;
+  /** Bytes a checkpointed WAL file is cut back to (it otherwise stays at its largest). */
+  private static final long WAL_SIZE_LIMIT = 4L << 20;
+  /** Free pages kept for reuse; past this many, the rest go back to the file system. */
+  private static final int FREE_PAGES_KEPT = 64;
+  /** Keys deleted since the last look at the free pages; store thread only. */
+  private int deletedSinceFreeCheck;
   private volatile boolean closed;
   private Future<Void> closeFuture;
 
@@ -119,6 +127,15 @@ public final class EmbeddedStore implements Store {
       }
       s.execute("PRAGMA synchronous=" + (fsync ? "FULL" : "NORMAL"));
       s.execute("PRAGMA busy_timeout=5000");
+      // Pages freed by deletes (a log's window moving on) go back to the file system, so the file
+      // is as large as what is stored, not as its history was (see compactFreePages).
+      s.execute("PRAGMA journal_size_limit=" + WAL_SIZE_LIMIT);
+      try (ResultSet rs = s.executeQuery("PRAGMA auto_vacuum")) {
+        if (rs.next() && rs.getInt(1) != AUTO_VACUUM_INCREMENTAL) {
+          s.execute("PRAGMA auto_vacuum=INCREMENTAL");
+          s.execute("VACUUM"); // a store made by an older version: once, to switch the mode
+        }
+      }
       c.setAutoCommit(false);
       s.execute("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL,"
           + " create_rev INTEGER NOT NULL, mod_rev INTEGER NOT NULL, version INTEGER NOT NULL)");
@@ -218,6 +235,7 @@ public final class EmbeddedStore implements Store {
       } else if (cur != null) {
         delKv.setString(1, op.key());
         delKv.executeUpdate();
+        deletedSinceFreeCheck++;
         pending.add(new WatchEvent(WatchEvent.Type.DELETE, new KeyValue(op.key(), null, 0, next, 0)));
         changed++;
       }
@@ -294,6 +312,7 @@ public final class EmbeddedStore implements Store {
       closeFuture = executor.<Void>executeBlocking(() -> {
         drain(); // work submitted before close() still runs
         synchronized (conn) {
+          compactFreePages(0); // at rest, the file holds what is stored and no more
           for (Statement s : List.of(selKv, upsertKv, delKv, selRev, updRev)) {
             s.close();
           }
@@ -451,6 +470,10 @@ public final class EmbeddedStore implements Store {
         conn.commit();
         committed = true;
         commitObserver.accept(System.nanoTime() - commitStart);
+        if (deletedSinceFreeCheck > 0) {
+          deletedSinceFreeCheck = 0;
+          compactFreePages(FREE_PAGES_KEPT);
+        }
       } catch (Exception | Error e) {
         pending.clear();
         try {
@@ -478,6 +501,35 @@ public final class EmbeddedStore implements Store {
     }
     for (int i = 0; i < batch.size(); i++) {
       batch.get(i).complete(results[i], failures[i]);
+    }
+  }
+
+  /**
+   * Gives free pages past {@code kept} back to the file system (incremental vacuum),
+   * so that deleted history does not keep the file at its largest. A failure here fails no write.
+   */
+  private void compactFreePages(int kept) {
+    try (Statement s = conn.createStatement()) {
+      int free;
+      try (ResultSet rs = s.executeQuery("PRAGMA freelist_count")) {
+        free = rs.next() ? rs.getInt(1) : 0;
+      }
+      if (free > kept) {
+        // The driver steps a pragma once, and each step frees one page: one page per call.
+        try (PreparedStatement one = conn.prepareStatement("PRAGMA incremental_vacuum(1)")) {
+          for (int i = free - kept; i > 0; i--) {
+            one.execute();
+          }
+        }
+        conn.commit();
+      }
+    } catch (SQLException e) {
+      log.warn("store: could not release free pages: {}", e.toString());
+      try {
+        conn.rollback();
+      } catch (SQLException ignored) {
+        // the next write's transaction starts clean or fails on its own
+      }
     }
   }
 

@@ -179,6 +179,27 @@ class ExecutorVerticleTest {
   }
 
   @Test
+  void aResyncRunsExactlyItsServicesAndDropsTheRest() {
+    deploy(FAST);
+    set("old", "default", List.of(0), "sleep 1000", new JsonObject());
+    set("kept", "default", List.of(0), "sleep 1000", new JsonObject());
+    JsonObject s = awaitSnapshot("two running", snap -> allRunning(snap, "old", 1) && allRunning(snap, "kept", 1));
+    long oldPid = containers(s, "old").get(0).getLong("pid");
+    long keptPid = containers(s, "kept").get(0).getLong("pid");
+
+    // The events that deleted "old" and added "new" fell out of the controller's window: a resync.
+    JsonArray one = new JsonArray().add(new JsonObject().put("role", "default").put("indices", new JsonArray().add(0)));
+    vertx.eventBus().publish(Addresses.WORKER_ASSIGNMENTS, Events.resync(java.util.Map.of(
+        "kept", new JsonObject().put("assignments", one).put("spec", new JsonObject().put("command", "sleep 1000").put("env", new JsonObject())),
+        "new", new JsonObject().put("assignments", one).put("spec", new JsonObject().put("command", "sleep 1000").put("env", new JsonObject()))),
+        false).put("revision", revision += 100));
+    s = awaitSnapshot("old dropped, new running", snap -> containers(snap, "old").isEmpty()
+        && allRunning(snap, "new", 1) && allRunning(snap, "kept", 1));
+    assertFalse(alive(oldPid), "the dropped service's process is still alive");
+    assertEquals(keptPid, containers(s, "kept").get(0).getLong("pid"), "an unchanged service was restarted");
+  }
+
+  @Test
   void deleteStopsAndForgets() {
     deploy(FAST);
     set("db", "primary", List.of(0, 1, 2), "sleep 1000", new JsonObject());

@@ -14,6 +14,7 @@ public final class ControlPlaneException extends RuntimeException {
     INVALID_ARGUMENT(GrpcStatus.INVALID_ARGUMENT, 400),
     NOT_FOUND(GrpcStatus.NOT_FOUND, 404),
     FAILED_PRECONDITION(GrpcStatus.FAILED_PRECONDITION, 409),
+    RESOURCE_EXHAUSTED(GrpcStatus.RESOURCE_EXHAUSTED, 429),
     UNAVAILABLE(GrpcStatus.UNAVAILABLE, 503),
     INTERNAL(GrpcStatus.INTERNAL, 500);
 

@@ -4,8 +4,6 @@ import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.zlayer.worker.bus.Events;
-import java.util.HashSet;
-import java.util.Set;
 
 /**
  * What an operator asks of a node: assign or unassign a service (the assignment log) and send it
@@ -42,8 +40,8 @@ public final class NodeOrders {
   public Future<Long> unassign(long nodeId, String service) {
     return directory.inTurn(nodeId, () -> {
       nodes.live(nodeId);
-      return assignments.history(nodeId).compose(history -> {
-        if (!services(history).contains(service)) {
+      return assignments.state(nodeId).compose(state -> {
+        if (!AssignmentFold.services(state).containsKey(service)) {
           throw ControlPlaneException.notFound("node " + nodeId + " has no service " + service);
         }
         return assignments.append(nodeId, Events.delete(service));
@@ -57,19 +55,5 @@ public final class NodeOrders {
       nodes.live(nodeId);
       return commands.append(nodeId, command).onSuccess(id -> nodes.commandWritten(command));
     });
-  }
-
-  /** The services a node's assignment history leaves it with. */
-  static Set<String> services(Iterable<NodeEventLog.Entry> history) {
-    Set<String> services = new HashSet<>();
-    for (NodeEventLog.Entry entry : history) {
-      String service = entry.body().getString("service");
-      switch (entry.body().getString("kind", "")) {
-        case Events.SET -> services.add(service);
-        case Events.DELETE -> services.remove(service);
-        default -> { }
-      }
-    }
-    return services;
   }
 }

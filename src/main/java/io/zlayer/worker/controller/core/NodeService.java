@@ -253,7 +253,11 @@ public final class NodeService {
         }, List.of(assignments.newEntry(nodeId, Events.drain()),
             commands.newEntry(nodeId, Events.drainCommand(deadlineSecs))))
         .onSuccess(this::changed)
-        .onSuccess(w -> commandWritten(Events.drainCommand(deadlineSecs)))
+        .onSuccess(w -> {
+          assignments.appended(nodeId);
+          commands.appended(nodeId);
+          commandWritten(Events.drainCommand(deadlineSecs));
+        })
         .map(NodeDirectory.Written::revision);
   }
 
@@ -270,6 +274,7 @@ public final class NodeService {
           return nodes.withState(current, NodeState.READY, "undrain requested");
         }, List.of(assignments.newEntry(nodeId, Events.undrain())))
         .onSuccess(this::changed)
+        .onSuccess(w -> assignments.appended(nodeId))
         .map(NodeDirectory.Written::record);
   }
 

@@ -53,6 +53,7 @@ public final class ControlPlaneGrpc {
   private final WatchFeed.Pages assignmentPages;
   private final WatchFeed.Live commandsLive;
   private final WatchFeed.Pages commandPages;
+  private final long stallLimitMs = Long.getLong("zlayer.slowConsumerStallMs", WatchFeed.DEFAULT_STALL_LIMIT_MS);
 
   public ControlPlaneGrpc(NodeService nodes, NodeGate gate, OpenStreams streams, String clusterId, byte[] caDer) {
     this.nodes = nodes;
@@ -136,7 +137,8 @@ public final class ControlPlaneGrpc {
     }
     call.response().writeHead();
     HttpConnection connection = call.connection();
-    WatchFeed<T> feed = new WatchFeed<>(call.response(), node, afterRevision, encode, live, pages, streams, connection);
+    WatchFeed<T> feed = new WatchFeed<>(call.response(), node, afterRevision, encode, live, pages, streams, connection,
+        stallLimitMs);
     // The stream's resources go when the stream ends (cancelled or reset by the worker), not
     // when its connection does: a worker may open and cancel streams on one connection for ever.
     // One handler object for the three signals (it ignores its argument): every byte per stream counts.

@@ -12,6 +12,8 @@ import io.zlayer.worker.controller.core.NodePrincipal;
 import io.zlayer.worker.store.Watch;
 import java.util.List;
 import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One watch stream's feed, flow-controlled by the stream: a worker that reads slowly, or not at
@@ -22,14 +24,23 @@ import java.util.function.Function;
  * the last event written. When a write fills the stream's queue (the HTTP/2 window is spent and
  * the queue is past its high-water mark), the live watch is cancelled, so events still on their
  * way are dropped, and the feed waits for the stream to drain; it then resumes from the last
- * event written, by pages from the store. A worker that never reads holds one paused feed and
- * the bytes already queued; everything else stays in the store.
+ * event written, by pages from the store. A stream that stays full for the stall limit is cut with
+ * RESOURCE_EXHAUSTED ("slow consumer"): the worker resumes from its revision (with a resync when
+ * that fell out of the history window). A worker that never reads holds, until its connection
+ * goes, the bytes already queued; everything else stays in the store.
  *
  * <p>Runs on the stream's event loop. The feed is its own cleanup ({@link #run} stops it), so a
  * stream costs one object beyond its store watch.
  */
 final class WatchFeed<T> implements Runnable, Handler<NodeEventLog.Entry> {
+  private static final Logger LOG = LoggerFactory.getLogger(WatchFeed.class);
   private static final int MIN_PAGE = 16;
+  /**
+   * How long a feed waits for its full stream to drain before it cuts the stream (a worker whose
+   * event loop or GC stalls this long is far behind; it resumes from its revision). Tests shorten
+   * it with {@code -Dzlayer.slowConsumerStallMs}.
+   */
+  static final long DEFAULT_STALL_LIMIT_MS = 10_000;
   /** Opens a live watch of a node's log after a revision. */
   interface Live {
     Watch open(NodePrincipal node, long afterRevision, Handler<NodeEventLog.Entry> handler);
@@ -51,11 +62,14 @@ final class WatchFeed<T> implements Runnable, Handler<NodeEventLog.Entry> {
   private long last;
   /** The next page's size: a full page at first, small after the stream filled (it drains a window at a time). */
   private int pageSize = NodeEventLog.REPLAY_PAGE;
+  private final long stallLimitMs;
   private Watch watch;
   private boolean ended;
+  private long stallTimer = -1;
 
   WatchFeed(GrpcServerResponse<?, T> response, NodePrincipal node, long afterRevision, Function<NodeEventLog.Entry, T> encode,
-            Live live, Pages pages, OpenStreams streams, io.vertx.core.http.HttpConnection connection) {
+            Live live, Pages pages, OpenStreams streams, io.vertx.core.http.HttpConnection connection, long stallLimitMs) {
+    this.stallLimitMs = stallLimitMs;
     this.response = response;
     this.node = node;
     this.streams = streams;
@@ -77,6 +91,10 @@ final class WatchFeed<T> implements Runnable, Handler<NodeEventLog.Entry> {
   @Override
   public void run() {
     ended = true;
+    if (stallTimer >= 0 && context != null) {
+      context.owner().cancelTimer(stallTimer);
+      stallTimer = -1;
+    }
     if (watch != null) {
       watch.cancel();
       watch = null;
@@ -136,10 +154,38 @@ final class WatchFeed<T> implements Runnable, Handler<NodeEventLog.Entry> {
   private void awaitDrain() {
     response.drainHandler(v -> {
       response.drainHandler(null);
+      if (stallTimer >= 0) {
+        context.owner().cancelTimer(stallTimer);
+        stallTimer = -1;
+      }
       if (!ended) {
         page();
       }
     });
+    if (context != null) {
+      stallTimer = context.owner().setTimer(stallLimitMs, t -> {
+        stallTimer = -1;
+        slowConsumer();
+      });
+    }
+  }
+
+  /**
+   * The stream stayed full for the stall limit: the feed ends with RESOURCE_EXHAUSTED (behind the
+   * bytes already queued: a worker that reads again reads them, then the status) and the worker
+   * resumes from its revision, with a resync if that fell out of the history window.
+   */
+  private void slowConsumer() {
+    if (ended) {
+      return;
+    }
+    response.drainHandler(null);
+    LOG.info("node {}: slow consumer: a watch stream not read for {} ms with its queue full; cut at revision {}",
+        node.nodeId(), stallLimitMs, last);
+    streams.ended(connection, this); // runs run()
+    GrpcReplies.fail(response, new ControlPlaneException(ControlPlaneException.Kind.RESOURCE_EXHAUSTED,
+        "slow consumer: the stream was not read for " + stallLimitMs + " ms with its queue full;"
+            + " resume from revision " + last));
   }
 
   /** A feed that cannot read the log must not leave the worker on a silent stream: end it, and the worker resumes. */

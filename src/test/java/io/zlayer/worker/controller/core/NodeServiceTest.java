@@ -58,8 +58,8 @@ class NodeServiceTest {
     ca = WorkerCa.loadOrCreate(dir.resolve("ca"), "ctest", clock);
     nodes = new NodeDirectory(store, clock);
     leases = new LeaseDirectory(TTL);
-    assignments = new NodeEventLog(store, "assignment-log");
-    commands = new NodeEventLog(store, "command-log");
+    assignments = new NodeEventLog(store, "assignment-log", AssignmentFold.INSTANCE, NodeEventLog.DEFAULT_WINDOW);
+    commands = new NodeEventLog(store, "command-log", CommandFold.INSTANCE, NodeEventLog.DEFAULT_WINDOW);
     TokenService tokens = new TokenService(store, "ctest", ca.caSha256(), clock);
     Registrar registrar = new Registrar(vertx, store, tokens, ca, nodes, leases, Duration.ofDays(30), clock);
     service = new NodeService(nodes, leases, registrar, assignments, commands,
