@@ -121,6 +121,9 @@ public final class GrpcTransport implements Transport {
   /** A non-OK status as the session should see it: a {@link Refusal} when it does not heal. */
   static RuntimeException failure(String stream, GrpcStatus status, String message) {
     String text = stream + ": " + status.name() + (message == null || message.isEmpty() ? "" : ": " + message);
+    if (status == GrpcStatus.UNAVAILABLE && io.zlayer.worker.bus.Leaving.said(message)) {
+      return new io.zlayer.worker.agent.session.ControllerLeaving(text);
+    }
     return REFUSALS.contains(status) ? new Refusal(text) : new Rpc.RpcException(status, stream + ": " + message);
   }
 
