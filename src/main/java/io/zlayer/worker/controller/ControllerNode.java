@@ -153,13 +153,28 @@ public final class ControllerNode {
    * rather than ending the start, so controllers and etcd may come up in any order.
    */
   private static Future<Store> openStore(Vertx vertx, ControllerOptions options, long delayMs) {
+    io.zlayer.worker.controller.operator.StartingProbe[] probe = {null};
+    return openStore(vertx, options, delayMs, probe)
+        .transform(ar -> (probe[0] == null ? Future.<Void>succeededFuture() : probe[0].close())
+            .transform(x -> ar.succeeded() ? Future.succeededFuture(ar.result()) : Future.failedFuture(ar.cause())));
+  }
+
+  /** One attempt; while the store is unreachable, {@code /readyz} answers 503 with why ({@code probe}). */
+  private static Future<Store> openStore(Vertx vertx, ControllerOptions options, long delayMs,
+                                         io.zlayer.worker.controller.operator.StartingProbe[] probe) {
     return Stores.open(vertx, options.store(), options.dataDir().resolve("store")).recover(e -> {
       if (!(e instanceof io.zlayer.worker.store.StoreUnavailableException)) {
         return Future.failedFuture(e);
       }
-      LOG.warn("the cluster state store is unreachable ({}); retrying in {} ms", e.getMessage(), delayMs);
+      String reason = "the cluster state store is unreachable (" + e.getMessage() + "); retrying in " + delayMs + " ms";
+      LOG.warn(reason); // one line per attempt, no stack trace
+      if (probe[0] == null) {
+        probe[0] = io.zlayer.worker.controller.operator.StartingProbe.open(vertx, options.operatorHttpAddr(), reason);
+      } else {
+        probe[0].reason(reason);
+      }
       return Future.<Void>future(p -> vertx.setTimer(delayMs, t -> p.complete()))
-          .compose(v -> openStore(vertx, options, Math.min(delayMs * 2, STORE_RETRY_MAX_MS)));
+          .compose(v -> openStore(vertx, options, Math.min(delayMs * 2, STORE_RETRY_MAX_MS), probe));
     });
   }
 
