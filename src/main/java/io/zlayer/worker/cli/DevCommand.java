@@ -155,7 +155,7 @@ final class DevCommand implements Callable<Integer> {
           .put("data_dir", dataDir.toString())
           .put("worker_grpc_addr", "127.0.0.1:" + (port + step))
           .put("bridge_port", bridgePort + step)
-          .put("operator_http_addr", "127.0.0.1:" + (3673 + step))
+          .put("operator_http_addr", "127.0.0.1:" + (port + 3 + step))
           .put("store", new JsonObject().put("type", "etcd").put("endpoints", new JsonArray().add(etcd.endpoint()))));
       if (i > 1) {
         // The shared CA: the first controller's ca.pem and ca-key.pem, copied into this one's worker_ca_dir.
