@@ -66,7 +66,8 @@ final class LocalEtcd implements AutoCloseable {
         "--logger=zap", "--log-outputs=" + dir.resolve("etcd.log"))
         .redirectErrorStream(true).redirectOutput(dir.resolve("etcd.out").toFile()).start();
     LocalEtcd local = new LocalEtcd(dir, p, client);
-    Runtime.getRuntime().addShutdownHook(new Thread(local::closeQuietly, "local-etcd-stop"));
+    // No shutdown hook of its own: hooks run concurrently, and etcd must outlive the controllers'
+    // graceful stop (the dev command's stop closes it after them).
     long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
     while (true) {
       if (!p.isAlive()) {
@@ -98,14 +99,6 @@ final class LocalEtcd implements AutoCloseable {
   private static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
       return s.getLocalPort();
-    }
-  }
-
-  private void closeQuietly() {
-    try {
-      close();
-    } catch (Exception e) {
-      // at exit: nothing more to do
     }
   }
 
