@@ -59,11 +59,18 @@ final class LocalEtcd implements AutoCloseable {
     int peerPort = freePort();
     String client = "http://127.0.0.1:" + clientPort;
     String peer = "http://127.0.0.1:" + peerPort;
-    Process p = new ProcessBuilder(etcd.toString(), "--name", "dev", "--data-dir", dir.resolve("data").toString(),
+    List<String> command = new java.util.ArrayList<>();
+    // In a session of its own (setsid execs it, same pid): a Ctrl-C in the terminal reaches the
+    // dev process, which stops the controllers gracefully and then etcd, not etcd first.
+    if (Files.isExecutable(Path.of("/usr/bin/setsid"))) {
+      command.add("/usr/bin/setsid");
+    }
+    command.addAll(List.of(etcd.toString(), "--name", "dev", "--data-dir", dir.resolve("data").toString(),
         "--listen-client-urls", client, "--advertise-client-urls", client,
         "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "dev=" + peer,
         "--auto-compaction-mode=revision", "--auto-compaction-retention=1000",
-        "--logger=zap", "--log-outputs=" + dir.resolve("etcd.log"))
+        "--logger=zap", "--log-outputs=" + dir.resolve("etcd.log")));
+    Process p = new ProcessBuilder(command)
         .redirectErrorStream(true).redirectOutput(dir.resolve("etcd.out").toFile()).start();
     LocalEtcd local = new LocalEtcd(dir, p, client);
     // No shutdown hook of its own: hooks run concurrently, and etcd must outlive the controllers'
