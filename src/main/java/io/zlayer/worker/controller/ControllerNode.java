@@ -155,13 +155,28 @@ public final class ControllerNode {
    * rather than ending the start, so controllers and etcd may come up in any order.
    */
   private static Future<Store> openStore(Vertx vertx, ControllerOptions options, long delayMs) {
+    io.zlayer.worker.controller.operator.StartingProbe[] probe = {null};
+    return openStore(vertx, options, delayMs, probe)
+        .transform(ar -> (probe[0] == null ? Future.<Void>succeededFuture() : probe[0].close())
+            .transform(x -> ar.succeeded() ? Future.succeededFuture(ar.result()) : Future.failedFuture(ar.cause())));
+  }
+
+  /** One attempt; while the store is unreachable, {@code /readyz} answers 503 with why ({@code probe}). */
+  private static Future<Store> openStore(Vertx vertx, ControllerOptions options, long delayMs,
+                                         io.zlayer.worker.controller.operator.StartingProbe[] probe) {
     return Stores.open(vertx, options.store(), options.dataDir().resolve("store")).recover(e -> {
       if (!(e instanceof io.zlayer.worker.store.StoreUnavailableException)) {
         return Future.failedFuture(e);
       }
-      LOG.warn("the cluster state store is unreachable ({}); retrying in {} ms", e.getMessage(), delayMs);
+      String reason = "the cluster state store is unreachable (" + e.getMessage() + "); retrying in " + delayMs + " ms";
+      LOG.warn(reason); // one line per attempt, no stack trace
+      if (probe[0] == null) {
+        probe[0] = io.zlayer.worker.controller.operator.StartingProbe.open(vertx, options.operatorHttpAddr(), reason);
+      } else {
+        probe[0].reason(reason);
+      }
       return Future.<Void>future(p -> vertx.setTimer(delayMs, t -> p.complete()))
-          .compose(v -> openStore(vertx, options, Math.min(delayMs * 2, STORE_RETRY_MAX_MS)));
+          .compose(v -> openStore(vertx, options, Math.min(delayMs * 2, STORE_RETRY_MAX_MS), probe));
     });
   }
 
@@ -274,7 +289,44 @@ public final class ControllerNode {
         .recover(e -> stop().transform(x -> Future.failedFuture(e)));
   }
 
+  /** How long a stopping controller's worker connections may take to close after its goodbye. */
+  static final long DRAIN_GRACE_MS = 1000;
+
+  /**
+   * A graceful stop (SIGTERM): first tells the workers why ({@link #drain}), so they move to
+   * another controller at once; then leaves the cluster (its etcd lease revoked: nodes that did
+   * not move are given the failover TTL by the leader), undeploys and closes the store.
+   */
   public Future<Void> stop() {
+    return drain().eventually(this::release);
+  }
+
+  /**
+   * Tells every connected worker that this controller is leaving: watch streams end with
+   * {@code UNAVAILABLE} "controller shutting down", their connections get GOAWAY, held legacy
+   * polls are answered 503 with the reason, and new streams and polls are refused with it. Bounded
+   * by {@link #DRAIN_GRACE_MS}.
+   */
+  private Future<Void> drain() {
+    int connections = cp.streams().connections();
+    int polls = cp.polls().size();
+    if (connections > 0 || polls > 0) {
+      LOG.info("controller stopping: telling {} worker connection(s) and {} held poll(s) to move to another controller",
+          connections, polls);
+    }
+    long t0 = System.nanoTime();
+    cp.polls().drain(io.zlayer.worker.bus.Leaving.REASON);
+    return cp.streams().drain(io.zlayer.worker.bus.Leaving.REASON, DRAIN_GRACE_MS)
+        .timeout(DRAIN_GRACE_MS + 500, java.util.concurrent.TimeUnit.MILLISECONDS)
+        .otherwiseEmpty()
+        .onComplete(ar -> {
+          if (connections > 0) {
+            LOG.info("worker connections closed in {} ms", (System.nanoTime() - t0) / 1_000_000);
+          }
+        });
+  }
+
+  private Future<Void> release() {
     if (ownership != null) {
       ownership.stop();
       ownership = null;

@@ -88,6 +88,12 @@ public final class Processes implements AutoCloseable {
 
   public ControllerConfig controllerConfig(String name, String minTtl, String grace, String failoverTtl)
       throws IOException {
+    return controllerConfig(name, minTtl, grace, failoverTtl, new String[0]);
+  }
+
+  /** A controller config with {@code extra} lines (e.g. {@code store:} and {@code node_id:} for etcd). */
+  public ControllerConfig controllerConfig(String name, String minTtl, String grace, String failoverTtl,
+                                           String... extra) throws IOException {
     Path dataDir = dir.resolve(name + "-data");
     int grpcPort = TestCluster.freePort();
     int bridgePort = TestCluster.freePort();
@@ -106,6 +112,7 @@ public final class Processes implements AutoCloseable {
         "failover_heartbeat_ttl: " + failoverTtl,
         "labels:",
         "  zone: e2e",
+        String.join("\n", extra),
         ""));
     return new ControllerConfig(file, dataDir, grpcPort, bridgePort, operatorPort);
   }

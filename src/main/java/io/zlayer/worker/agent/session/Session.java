@@ -39,6 +39,13 @@ public final class Session {
   public static final int EXIT_REFUSED = 78;
   private static final Duration RENEW_RETRY = Duration.ofMinutes(5);
   private static final Duration DEREGISTER_TIMEOUT = Duration.ofSeconds(5);
+  /**
+   * After a controller said it is stopping ({@link ControllerLeaving}), failed connects are retried
+   * in steps of about this (jittered like {@link Backoff}) rather than backed off, for
+   * {@link #LEAVING_WINDOW}: a restarted controller gets its workers back as soon as it listens.
+   */
+  static final Duration LEAVING_STEP = Duration.ofMillis(250);
+  static final Duration LEAVING_WINDOW = Duration.ofSeconds(60);
 
   /** What the session is built from; the agent and the simulator each supply their own. */
   public record Parts(Transport transport, Function<HostPort, Future<JoinTicket>> tickets,
@@ -66,6 +73,9 @@ public final class Session {
   private long connectTimer = -1;
   private long stableTimer = -1;
   private long renewTimer = -1;
+  /** Until when (nanoTime) failed connects retry in {@link #LEAVING_STEP}s; 0 when no controller left. */
+  private long leavingUntil;
+  private int leavingRetries;
 
   public Session(Vertx vertx, SessionSettings settings, Parts parts, Backoff backoff) {
     this.vertx = vertx;
@@ -216,6 +226,7 @@ public final class Session {
     listener.acked();
     if (!up) {
       up = true;
+      leavingUntil = 0;
       vertx.cancelTimer(connectTimer);
       releasePermit();
       if (settings.logEvents()) {
@@ -266,6 +277,20 @@ public final class Session {
     } else {
       listener.failed(server, cause, false);
     }
+    if (cause instanceof ControllerLeaving) {
+      if (was || leavingUntil == 0) {
+        leavingUntil = System.nanoTime() + LEAVING_WINDOW.toNanos();
+        leavingRetries = 0;
+      }
+      if (was) {
+        // The controller said goodbye: on to the next one at once, no backoff.
+        if (settings.logEvents()) {
+          LOG.info("controller {} is shutting down; moving to {} now", server, peekServer());
+        }
+        retryTimer = vertx.setTimer(1, t -> connect());
+        return;
+      }
+    }
     retryLater(server, (was ? "session lost: " : "") + describe(cause), this::connect);
   }
 
@@ -291,11 +316,19 @@ public final class Session {
     if (stopped) {
       return;
     }
-    Duration delay = backoff.next();
-    if (settings.logEvents()) {
+    boolean leaving = leavingUntil != 0 && System.nanoTime() - leavingUntil < 0;
+    Duration delay = leaving ? leavingStep() : backoff.next();
+    // In short steps, one line every ~5 s is enough.
+    if (settings.logEvents() && (!leaving || leavingRetries++ % 20 == 0)) {
       LOG.warn("controller {}: {}; trying {} in {} ms", failed, cause, peekServer(), delay.toMillis());
     }
     retryTimer = vertx.setTimer(delay.toMillis(), t -> next.run());
+  }
+
+  private static Duration leavingStep() {
+    double jitter = Backoff.JITTER_MIN + (Backoff.JITTER_MAX - Backoff.JITTER_MIN)
+        * java.util.concurrent.ThreadLocalRandom.current().nextDouble();
+    return Duration.ofMillis(Math.round(LEAVING_STEP.toMillis() * jitter));
   }
 
   private HostPort nextServer() {

@@ -120,9 +120,31 @@ public final class GrpcTransport implements Transport {
     return link.opened.future();
   }
 
+  /**
+   * The status message of an ended call. Vert.x 5.0.7's {@code statusMessage()} reads
+   * {@code grpc-message} from the response headers only (a trailers-only answer); a stream that
+   * sent messages first carries it in its trailers, read here.
+   */
+  static String statusMessage(GrpcClientResponse<?, ?> response) {
+    String message = response.statusMessage();
+    if (message == null) {
+      try {
+        String raw = response.trailers() == null ? null : response.trailers().get("grpc-message");
+        message = raw == null ? null
+            : io.netty.handler.codec.http.QueryStringDecoder.decodeComponent(raw, java.nio.charset.StandardCharsets.UTF_8);
+      } catch (RuntimeException e) {
+        message = null; // no trailers (the stream was reset)
+      }
+    }
+    return message;
+  }
+
   /** A non-OK status as the session should see it: a {@link Refusal} when it does not heal. */
   static RuntimeException failure(String stream, GrpcStatus status, String message) {
     String text = stream + ": " + status.name() + (message == null || message.isEmpty() ? "" : ": " + message);
+    if (status == GrpcStatus.UNAVAILABLE && io.zlayer.worker.bus.Leaving.said(message)) {
+      return new io.zlayer.worker.agent.session.ControllerLeaving(text);
+    }
     return REFUSALS.contains(status) ? new Refusal(text) : new Rpc.RpcException(status, stream + ": " + message);
   }
 
@@ -189,13 +211,13 @@ public final class GrpcTransport implements Transport {
     /** Checks the call was accepted and wires its end to {@link #fail}. */
     private boolean accepted(GrpcClientResponse<?, ?> response, String stream, int bit) {
       if (response.status() != null && response.status() != GrpcStatus.OK) {
-        fail(failure(stream, response.status(), response.statusMessage()));
+        fail(failure(stream, response.status(), statusMessage(response)));
         return false;
       }
       response.exceptionHandler(this::fail);
       response.endHandler(v -> fail(response.status() == null || response.status() == GrpcStatus.OK
           ? new IllegalStateException(stream + ": controller ended the stream")
-          : failure(stream, response.status(), response.statusMessage())));
+          : failure(stream, response.status(), statusMessage(response))));
       ready(bit);
       return true;
     }
@@ -210,6 +232,11 @@ public final class GrpcTransport implements Transport {
     private void fail(Throwable cause) {
       if (closed) {
         return;
+      }
+      if (cause instanceof io.zlayer.worker.agent.session.ControllerLeaving && status != null) {
+        // The controller is draining: ending the status stream (not a reset) lets its connection
+        // close at once instead of at the end of its grace.
+        status.end().otherwiseEmpty();
       }
       release();
       if (!opened.tryFail(cause)) {

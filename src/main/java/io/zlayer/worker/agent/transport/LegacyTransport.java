@@ -11,6 +11,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.PemTrustOptions;
 import io.zlayer.worker.agent.LegacyIdentity;
+import io.zlayer.worker.agent.session.ControllerLeaving;
 import io.zlayer.worker.agent.session.Credentials;
 import io.zlayer.worker.agent.session.JoinTicket;
 import io.zlayer.worker.agent.session.KeyMaterial;
@@ -107,12 +108,18 @@ public final class LegacyTransport implements Transport {
             return Future.succeededFuture(buf.length() == 0 ? new JsonObject() : buf.toJsonObject());
           }
           String error;
+          String reason = null;
           try {
-            error = buf.toJsonObject().getString("error", "");
+            JsonObject answer = buf.toJsonObject();
+            error = answer.getString("error", "");
+            reason = answer.getString("reason");
           } catch (RuntimeException e) {
             error = buf.toString();
           }
           String text = "HTTP " + resp.statusCode() + " from " + path + ": " + error;
+          if (resp.statusCode() == 503 && io.zlayer.worker.bus.Leaving.LEGACY_REASON.equals(reason)) {
+            return Future.failedFuture(new ControllerLeaving(text));
+          }
           boolean refused = known && (resp.statusCode() == 401 || resp.statusCode() == 404);
           return Future.failedFuture(refused ? new Refusal(text) : new IllegalStateException(text));
         })));
@@ -162,7 +169,7 @@ public final class LegacyTransport implements Transport {
         return;
       }
       close();
-      events.closed(cause instanceof Refusal ? cause : described);
+      events.closed(cause instanceof Refusal || cause instanceof ControllerLeaving ? cause : described);
     }
 
     @Override
@@ -177,7 +184,7 @@ public final class LegacyTransport implements Transport {
             }
             return (Void) null;
           })
-          .recover(e -> Future.failedFuture(e instanceof Refusal ? e
+          .recover(e -> Future.failedFuture(e instanceof Refusal || e instanceof ControllerLeaving ? e
               : new IllegalStateException("status: " + e.getMessage(), e)));
     }
 

@@ -32,9 +32,17 @@ public final class NodeDirectory {
   private final java.util.concurrent.ConcurrentSkipListSet<Long> unused = new java.util.concurrent.ConcurrentSkipListSet<>();
   private final KeyedQueue<Long> updates = new KeyedQueue<>();
   private final Map<String, Long> certificates = new ConcurrentHashMap<>();
-  /** While {@link #follow following} a shared store: the revision of each node's record we hold. */
+  /**
+   * The store revision (modRevision) of each node's record we hold: every write compares it
+   * (compare-and-set), so two controllers never overwrite each other's change of a record blindly;
+   * while {@link #follow following}, it also tells our own writes from others'.
+   */
   private final Map<Long, Long> revisions = new ConcurrentHashMap<>();
   private volatile boolean following;
+  /** Hears of records another controller changed (set by {@link #follow}). */
+  private volatile java.util.function.BiConsumer<NodeRecord, NodeRecord> changedElsewhere = (a, b) -> { };
+  /** Attempts of one write that finds the record changed by another controller each time. */
+  static final int MAX_WRITE_ATTEMPTS = 3;
   private final Map<Long, java.util.Deque<CommandResult>> commandResults = new ConcurrentHashMap<>();
   /** The highest node id handed out before a collection (see {@link #collectDeregistered}). */
   static final String ID_FLOOR_KEY = "meta/node_id_floor";
@@ -60,7 +68,9 @@ public final class NodeDirectory {
       return store.range(NodeRecord.PREFIX);
     }).map(kvs -> {
       for (KeyValue kv : kvs) {
-        cache(NodeRecord.fromJson(new JsonObject(kv.value()), clock.instant().getEpochSecond()));
+        NodeRecord record = NodeRecord.fromJson(new JsonObject(kv.value()), clock.instant().getEpochSecond());
+        cache(record);
+        revisions.merge(record.nodeId(), kv.modRevision(), Math::max);
       }
       return this;
     });
@@ -108,6 +118,7 @@ public final class NodeDirectory {
     long id = record.nodeId();
     collectedListeners.forEach(l -> l.accept(id));
     nodes.remove(id);
+    revisions.remove(id);
     lastStatus.remove(id);
     commandResults.remove(id);
     for (String sha : new String[] {record.certSha256(), record.previousCertSha256()}) {
@@ -127,6 +138,7 @@ public final class NodeDirectory {
   public io.zlayer.worker.store.Watch follow(long afterRevision,
                                                java.util.function.BiConsumer<NodeRecord, NodeRecord> changed) {
     following = true;
+    onChangedElsewhere(changed);
     return store.watch(NodeRecord.PREFIX, afterRevision, event -> {
       KeyValue kv = event.kv();
       long id;
@@ -171,6 +183,12 @@ public final class NodeDirectory {
   /** The node a certificate was issued to, by the certificate's fingerprint. */
   public Optional<Long> certificateOwner(String sha256) {
     return Optional.ofNullable(certificates.get(sha256));
+  }
+
+  /** Records a write this controller committed at store revision {@code revision} (a new node's record). */
+  public void cache(NodeRecord record, long revision) {
+    cache(record);
+    revisions.merge(record.nodeId(), revision, Math::max);
   }
 
   /** Records a write this controller committed. */
@@ -242,36 +260,85 @@ public final class NodeDirectory {
    * entries) in the same store transaction: all of it is written, or none.
    */
   public Future<Written> write(long nodeId, java.util.function.UnaryOperator<NodeRecord> change, List<Op.Put> newKeys) {
-    return updates.run(nodeId, () -> {
-      NodeRecord current = nodes.get(nodeId);
-      if (current == null) {
-        return Future.failedFuture(ControlPlaneException.notFound("node " + nodeId + " is not registered"));
+    return updates.run(nodeId, () -> attempt(nodeId, change, newKeys, 1));
+  }
+
+  /**
+   * One compare-and-set of the node's record (and the new keys): it holds only if the record is
+   * still at the revision we hold. When another controller changed it meanwhile, the record is read
+   * again (and handled as a change elsewhere) and {@code change} applied to it, at most
+   * {@link #MAX_WRITE_ATTEMPTS} times.
+   */
+  private Future<Written> attempt(long nodeId, java.util.function.UnaryOperator<NodeRecord> change,
+                                  List<Op.Put> newKeys, int attempt) {
+    NodeRecord current = nodes.get(nodeId);
+    if (current == null) {
+      return Future.failedFuture(ControlPlaneException.notFound("node " + nodeId + " is not registered"));
+    }
+    NodeRecord next = change.apply(current);
+    if (next.equals(current) && newKeys.isEmpty()) {
+      return Future.succeededFuture(new Written(current, current, 0));
+    }
+    List<Compare> compares = new ArrayList<>(newKeys.size() + 1);
+    List<Op> ops = new ArrayList<>(newKeys.size() + 1);
+    for (Op.Put put : newKeys) {
+      compares.add(Compare.absent(put.key()));
+      ops.add(put);
+    }
+    Long held = revisions.get(nodeId);
+    if (!next.equals(current)) {
+      ops.add(Op.put(next.key(), next.toJson().encode()));
+      if (held != null) {
+        compares.add(new Compare(next.key(), held));
       }
-      NodeRecord next = change.apply(current);
-      if (next.equals(current) && newKeys.isEmpty()) {
-        return Future.succeededFuture(new Written(current, current, 0));
-      }
-      List<Compare> compares = new ArrayList<>(newKeys.size());
-      List<Op> ops = new ArrayList<>(newKeys.size() + 1);
-      for (Op.Put put : newKeys) {
-        compares.add(Compare.absent(put.key()));
-        ops.add(put);
-      }
-      if (!next.equals(current)) {
-        ops.add(Op.put(next.key(), next.toJson().encode()));
-      }
-      return store.txn(compares, ops).map(result -> {
-        if (!result.succeeded()) {
-          throw new ControlPlaneException(ControlPlaneException.Kind.UNAVAILABLE,
-              "node " + nodeId + ": an event key was taken meanwhile; try again");
-        }
+    }
+    return store.txn(compares, ops).compose(result -> {
+      if (result.succeeded()) {
         cache(next);
-        if (following) {
-          revisions.merge(nodeId, result.revision(), Math::max);
+        revisions.merge(nodeId, result.revision(), Math::max);
+        return Future.succeededFuture(new Written(current, next, result.revision()));
+      }
+      if (held == null || next.equals(current)) {
+        return Future.failedFuture(new ControlPlaneException(ControlPlaneException.Kind.UNAVAILABLE,
+            "node " + nodeId + ": an event key was taken meanwhile; try again"));
+      }
+      return store.get(current.key()).compose(found -> {
+        if (found.isEmpty()) {
+          forget(current); // collected by another controller
+          return Future.failedFuture(ControlPlaneException.notFound("node " + nodeId + " is not registered"));
         }
-        return new Written(current, next, result.revision());
+        KeyValue kv = found.get();
+        if (kv.modRevision() == held) {
+          return Future.failedFuture(new ControlPlaneException(ControlPlaneException.Kind.UNAVAILABLE,
+              "node " + nodeId + ": an event key was taken meanwhile; try again"));
+        }
+        refresh(nodeId, kv);
+        if (attempt >= MAX_WRITE_ATTEMPTS) {
+          return Future.failedFuture(new ControlPlaneException(ControlPlaneException.Kind.UNAVAILABLE,
+              "node " + nodeId + ": its record kept changing through other controllers; try again"));
+        }
+        return attempt(nodeId, change, newKeys, attempt + 1);
       });
     });
+  }
+
+  /** Who hears of records another controller changed (set by {@link #follow}; tests set it alone). */
+  void onChangedElsewhere(java.util.function.BiConsumer<NodeRecord, NodeRecord> changed) {
+    changedElsewhere = changed;
+  }
+
+  /** Takes a record another controller wrote (read after a failed compare-and-set), as {@link #follow} would. */
+  private void refresh(long nodeId, KeyValue kv) {
+    if (revisions.getOrDefault(nodeId, 0L) >= kv.modRevision()) {
+      return;
+    }
+    revisions.put(nodeId, kv.modRevision());
+    NodeRecord previous = nodes.get(nodeId);
+    NodeRecord fresh = NodeRecord.fromJson(new JsonObject(kv.value()), clock.instant().getEpochSecond());
+    if (!fresh.equals(previous)) {
+      cache(fresh);
+      changedElsewhere.accept(previous, fresh);
+    }
   }
 
   public void recordStatus(long nodeId, StatusReport status) {

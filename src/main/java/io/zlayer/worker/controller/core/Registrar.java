@@ -136,7 +136,7 @@ public final class Registrar {
                 return (Admission) null;
               }
               remember(fresh.consumedAt(result.revision()), fresh.tokenId());
-              return admitted(node, cert, internalToken, fresh.tokenId());
+              return admitted(node, cert, internalToken, fresh.tokenId(), result.revision());
             })))
         .compose(admission -> {
           if (admission != null) {
@@ -205,8 +205,9 @@ public final class Registrar {
         internalToken == null ? null : InternalTokens.sha256(internalToken), null, now);
   }
 
-  private Admission admitted(NodeRecord node, WorkerCa.IssuedCertificate cert, String internalToken, String tokenId) {
-    nodes.cache(node);
+  private Admission admitted(NodeRecord node, WorkerCa.IssuedCertificate cert, String internalToken, String tokenId,
+                             long revision) {
+    nodes.cache(node, revision);
     int ttl = leases.renew(node.nodeId(), clock.millis());
     registrations.admitted(node, tokenId, ttl);
     return new Admission(node, ttl, leases.ttl().graceSecs(), cert, internalToken);

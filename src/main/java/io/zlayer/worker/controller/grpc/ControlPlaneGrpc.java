@@ -130,6 +130,10 @@ public final class ControlPlaneGrpc {
                              Function<NodeEventLog.Entry, T> encode, WatchFeed.Live live, WatchFeed.Pages pages) {
     NodePrincipal node;
     try {
+      String leaving = streams.leaving();
+      if (leaving != null) {
+        throw new ControlPlaneException(ControlPlaneException.Kind.UNAVAILABLE, leaving + "; connect to another controller");
+      }
       node = principal(call, nodeId);
     } catch (RuntimeException e) {
       GrpcReplies.fail(call.response(), e);

@@ -116,6 +116,48 @@ public final class OpenStreams {
     connection.shutdown(CUT_GRACE_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
   }
 
+  private volatile String leaving;
+
+  /** The reason this controller is stopping, once {@link #drain} began; null while it serves. */
+  public String leaving() {
+    return leaving;
+  }
+
+  /**
+   * A graceful stop: from now on new streams are refused with {@code reason}; every open watch
+   * stream ends with {@code UNAVAILABLE} and {@code reason} (on its own event loop), then its
+   * connection gets GOAWAY and closes once its streams ended or {@code graceMs} passed. Completes
+   * when every connection closed (bounded by the grace).
+   */
+  public io.vertx.core.Future<Void> drain(String reason, long graceMs) {
+    leaving = reason;
+    List<io.vertx.core.Future<Void>> closed = new ArrayList<>();
+    for (HttpConnection connection : cleanups.keySet()) {
+      List<Runnable> open = new ArrayList<>();
+      cleanups.computeIfPresent(connection, (c, list) -> {
+        open.addAll(list); // a copy under the map's lock: the lists change under it
+        return list;
+      });
+      WatchFeed<?> feed = null;
+      for (Runnable r : open) {
+        if (r instanceof WatchFeed<?> f) {
+          feed = f;
+          f.farewell(reason);
+        }
+      }
+      io.vertx.core.Promise<Void> done = io.vertx.core.Promise.promise();
+      Runnable goAway = () -> connection.shutdown(graceMs, java.util.concurrent.TimeUnit.MILLISECONDS)
+          .onComplete(ar -> done.tryComplete());
+      if (feed != null) {
+        feed.after(goAway); // after the statuses, on the same event loop
+      } else {
+        goAway.run();
+      }
+      closed.add(done.future());
+    }
+    return io.vertx.core.Future.join(closed).<Void>mapEmpty().otherwiseEmpty();
+  }
+
   public int connections() {
     return cleanups.size();
   }

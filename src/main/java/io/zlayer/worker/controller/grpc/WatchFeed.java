@@ -197,6 +197,29 @@ final class WatchFeed<T> implements Runnable, Handler<NodeEventLog.Entry> {
     }
   }
 
+  /**
+   * The controller is stopping: the stream ends with {@code UNAVAILABLE} and {@code reason}, so the
+   * worker moves to another controller at once (see {@link io.zlayer.worker.bus.Leaving}).
+   */
+  void farewell(String reason) {
+    onContext(() -> {
+      if (!ended) {
+        streams.ended(connection, this); // runs run()
+        GrpcReplies.fail(response, new ControlPlaneException(ControlPlaneException.Kind.UNAVAILABLE,
+            reason + "; reconnect to another controller and resume from revision " + last));
+      }
+    });
+  }
+
+  /** Runs {@code task} on this feed's event loop, after what is already queued there. */
+  void after(Runnable task) {
+    if (context == null) {
+      task.run();
+    } else {
+      context.runOnContext(v -> task.run());
+    }
+  }
+
   private void onContext(Runnable task) {
     if (context == null || Vertx.currentContext() == context) {
       task.run();

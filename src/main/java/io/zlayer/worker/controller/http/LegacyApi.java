@@ -108,6 +108,7 @@ public final class LegacyApi {
     HeldPoll held = new HeldPoll(rc, nodeId, lastRevision, revision);
     switch (polls.hold(nodeId, held)) {
       case WAKE_NOW -> answerOrHold(rc, node, lastRevision, 0);
+      case LEAVING -> leaving(rc, polls.leaving());
       case OVER_CAPACITY -> {
         rc.response().putHeader("Retry-After", RETRY_AFTER_SECS);
         error(rc, 503, "too many held polls (" + polls.size() + "); retry after " + RETRY_AFTER_SECS + " s");
@@ -159,6 +160,11 @@ public final class LegacyApi {
       context.runOnContext(v -> finish(() -> answer(rc, List.of(), revision)));
     }
 
+    @Override
+    public void leaving(String reason) {
+      context.runOnContext(v -> finish(() -> LegacyApi.leaving(rc, reason)));
+    }
+
     void finish(Runnable how) {
       if (done) {
         return;
@@ -178,6 +184,16 @@ public final class LegacyApi {
     JsonArray events = new JsonArray();
     entries.forEach(e -> events.add(e.body().copy().put("revision", e.revision())));
     rc.json(new JsonObject().put("revision", revision).put("events", events));
+  }
+
+  /** A controller that stops answers a held poll 503 with why (see {@link io.zlayer.worker.bus.Leaving}). */
+  private static void leaving(RoutingContext rc, String reason) {
+    if (rc.response().ended() || rc.response().closed()) {
+      return;
+    }
+    rc.response().setStatusCode(503).putHeader("content-type", "application/json")
+        .end(new JsonObject().put("error", reason + "; poll another controller")
+            .put("reason", io.zlayer.worker.bus.Leaving.LEGACY_REASON).encode());
   }
 
   private void status(RoutingContext rc) {

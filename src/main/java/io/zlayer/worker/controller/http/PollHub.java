@@ -25,19 +25,28 @@ public final class PollHub<E> {
 
     /** A newer poll of the same node replaced this one: answer empty. */
     void supersede();
+
+    /** The controller is stopping: answer with the reason (the worker moves on at once). */
+    default void leaving(String reason) {
+      supersede();
+    }
   }
 
-  enum Outcome { HELD, WAKE_NOW, OVER_CAPACITY }
+  enum Outcome { HELD, WAKE_NOW, OVER_CAPACITY, LEAVING }
 
   private final int capacity;
   private final Map<Long, Waiter<E>> held = new HashMap<>();
   private final Map<Long, Long> latestEvent = new HashMap<>();
+  private String leaving;
 
   public PollHub(int capacity) {
     this.capacity = capacity;
   }
 
   synchronized Outcome hold(long nodeId, Waiter<E> waiter) {
+    if (leaving != null) {
+      return Outcome.LEAVING;
+    }
     if (latestEvent.getOrDefault(nodeId, 0L) > waiter.lastRevision()) {
       return Outcome.WAKE_NOW; // an event landed between the poll's read and now
     }
@@ -72,6 +81,21 @@ public final class PollHub<E> {
     if (waiter != null) {
       waiter.supersede(); // answered empty now; its next poll is refused
     }
+  }
+
+  /**
+   * The controller is stopping: every held poll is answered with {@code reason}, and polls that
+   * come after are refused with it ({@link Outcome#LEAVING}).
+   */
+  public synchronized void drain(String reason) {
+    leaving = reason;
+    held.values().forEach(w -> w.leaving(reason));
+    held.clear();
+  }
+
+  /** The reason given to {@link #drain}; null while the controller serves. */
+  public synchronized String leaving() {
+    return leaving;
   }
 
   /** Polls held now. */
