@@ -65,7 +65,9 @@ final class Fleet {
   /** The gRPC assignments to nodes connected to another controller than the operator's (a subset of grpcLatency). */
   final LatencyRecorder crossLatency = new LatencyRecorder();
   final LatencyRecorder legacyLatency = new LatencyRecorder();
-  private final AtomicInteger errorsPrinted = new AtomicInteger();
+  /** Errors printed so far, per kind ("register", "connect", ...): the first few of each kind. */
+  private final Map<String, AtomicInteger> errorsPrinted = new ConcurrentHashMap<>();
+  private static final int ERRORS_PRINTED_PER_KIND = 10;
   final PrintStream log;
   /** When set (the warm-up), every newly registered node is also queued here. */
   volatile Queue<SimNode> registeredQueue;
@@ -86,7 +88,8 @@ final class Fleet {
   }
 
   void noteError(String what, Throwable e) {
-    if (errorsPrinted.incrementAndGet() <= 10) {
+    if (errorsPrinted.computeIfAbsent(what.startsWith("node ") ? "refused" : what, k -> new AtomicInteger())
+        .incrementAndGet() <= ERRORS_PRINTED_PER_KIND) {
       log.println("sim: " + what + " failed: " + Simulator.describe(e));
     }
   }
