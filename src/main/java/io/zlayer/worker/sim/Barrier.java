@@ -53,7 +53,10 @@ final class Barrier {
       throw new UncheckedIOException("barrier " + dir, e);
     }
     progress.out.printf("sim: process %d of %d at '%s'; waiting for the others%n", index, parties, point);
+    String phase = progress.phase;
+    progress.phase = "wait-" + point;
     boolean all = progress.waitFor(() -> arrived(point) >= parties, timeout);
+    progress.phase = phase;
     if (!all) {
       progress.out.printf("sim: only %d of %d processes reached '%s' within %s; going on%n", arrived(point), parties,
           point, timeout);
