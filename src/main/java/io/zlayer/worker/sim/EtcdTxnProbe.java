@@ -26,6 +26,7 @@ public final class EtcdTxnProbe {
   /** About a node record's size (profile, certificate serial and digest, state, times). */
   private static final String NODE_VALUE = "x".repeat(600);
   private static final String TOKEN_VALUE = "y".repeat(180);
+  private static final int OPEN_ATTEMPTS = 5;
 
   private EtcdTxnProbe() {
   }
@@ -42,8 +43,20 @@ public final class EtcdTxnProbe {
     boolean json = List.of(args).contains("--json");
     Vertx vertx = Vertx.vertx();
     try {
-      EtcdStore store = Simulator.await(EtcdStore.open(vertx,
-          EtcdStoreOptions.of(List.of(endpoint)).withPrefix(PREFIX)), java.time.Duration.ofSeconds(15));
+      // A long deadline per request: on a busy box the first call of a cold JVM takes seconds.
+      EtcdStoreOptions options = EtcdStoreOptions.of(List.of(endpoint)).withPrefix(PREFIX)
+          .withRequestTimeout(java.time.Duration.ofSeconds(20));
+      EtcdStore store = null;
+      for (int attempt = 1; store == null; attempt++) {
+        try {
+          store = Simulator.await(EtcdStore.open(vertx, options), java.time.Duration.ofSeconds(30));
+        } catch (Exception e) {
+          if (attempt >= OPEN_ATTEMPTS) {
+            throw e;
+          }
+          System.err.println("etcd probe: " + Simulator.describe(e) + "; again");
+        }
+      }
       String run = Long.toString(System.nanoTime(), 36);
       AtomicLong committed = new AtomicLong();
       AtomicLong conflicts = new AtomicLong();
@@ -56,9 +69,10 @@ public final class EtcdTxnProbe {
         Promise<Void> finished = Promise.promise();
         done.add(finished.future());
         int l = lane;
-        vertx.runOnContext(v -> store.put(token, TOKEN_VALUE)
-            .compose(rev -> store.get(token))
-            .onSuccess(kv -> loop(store, kv.orElseThrow(), run + "-" + l, 0, warmEnd, end, committed, conflicts,
+        EtcdStore s = store;
+        vertx.runOnContext(v -> s.put(token, TOKEN_VALUE)
+            .compose(rev -> s.get(token))
+            .onSuccess(kv -> loop(s, kv.orElseThrow(), run + "-" + l, 0, warmEnd, end, committed, conflicts,
                 failures, finished))
             .onFailure(finished::fail));
       }
