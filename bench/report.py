@@ -185,7 +185,9 @@ def main():
         row("  all back on the others after the kill", since_kill, "s", f"<= {limit} s", check(since_kill, lambda v: v <= limit))
         row("  first drop -> all back", (back - sim["drop_ms"]) / 1000 if back and sim["drop_ms"] else NAN, "s", "", None)
         tk = f(a["takeover_ms"])
-        if a["leader_before"] == a["victim"]:
+        if not kill_ms:
+            row("  leader takeover", None, "(no kill: the fleet never got to the restart phase)", "<= 5 s", None)
+        elif a["leader_before"] == a["victim"]:
             row("  leader takeover (the killed one led)", tk / 1000, "s", "<= 5 s", check(tk, lambda v: v <= 5000))
         else:
             row("  leader takeover", None, f"(the killed c{a['victim']} did not lead; c{a['leader_before']} did)", "<= 5 s", None)

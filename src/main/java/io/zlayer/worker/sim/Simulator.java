@@ -65,7 +65,7 @@ public final class Simulator {
   }
 
   private static final long TOKEN_TTL_SECS = 6 * 3600;
-  private static final Duration CA_DISCOVERY_TIMEOUT = Duration.ofSeconds(15);
+  private static final Duration CA_DISCOVERY_TIMEOUT = Duration.ofSeconds(60); // a busy box, several simulators starting
   private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(60);
 
   private final Settings s;
