@@ -10,6 +10,7 @@ import io.zlayer.worker.store.Op;
 import io.zlayer.worker.store.etcd.EtcdStore;
 import io.zlayer.worker.store.etcd.EtcdStoreOptions;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -61,20 +62,27 @@ public final class EtcdTxnProbe {
       AtomicLong committed = new AtomicLong();
       AtomicLong conflicts = new AtomicLong();
       AtomicLong failures = new AtomicLong();
+      // Every lane's token record first; the clock starts once they are all there.
+      List<Future<KeyValue>> tokens = new java.util.ArrayList<>();
+      for (int lane = 0; lane < lanes; lane++) {
+        String token = "tokens/" + run + "-" + lane;
+        EtcdStore s = store;
+        Promise<KeyValue> ready = Promise.promise();
+        tokens.add(ready.future());
+        vertx.runOnContext(v -> s.put(token, TOKEN_VALUE).compose(rev -> s.get(token)).map(Optional::orElseThrow)
+            .onComplete(ready));
+      }
+      Future.all(tokens).toCompletionStage().toCompletableFuture().get(120, TimeUnit.SECONDS);
       long warmEnd = System.nanoTime() + 1_000_000_000L; // a second of warm-up, not counted
       long end = warmEnd + (long) (seconds * 1e9);
       List<Future<Void>> done = new java.util.ArrayList<>();
       for (int lane = 0; lane < lanes; lane++) {
-        String token = "tokens/" + run + "-" + lane;
         Promise<Void> finished = Promise.promise();
         done.add(finished.future());
-        int l = lane;
+        KeyValue token = tokens.get(lane).result();
+        String name = run + "-" + lane;
         EtcdStore s = store;
-        vertx.runOnContext(v -> s.put(token, TOKEN_VALUE)
-            .compose(rev -> s.get(token))
-            .onSuccess(kv -> loop(s, kv.orElseThrow(), run + "-" + l, 0, warmEnd, end, committed, conflicts,
-                failures, finished))
-            .onFailure(finished::fail));
+        vertx.runOnContext(v -> loop(s, token, name, 0, warmEnd, end, committed, conflicts, failures, finished));
       }
       Future.join(done).toCompletionStage().toCompletableFuture().get((long) (seconds + 60), TimeUnit.SECONDS);
       double secs = seconds;
