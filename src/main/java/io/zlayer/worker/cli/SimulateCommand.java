@@ -69,6 +69,14 @@ final class SimulateCommand implements Callable<Integer> {
   int eventLoops;
   @Option(names = "--progress-interval", defaultValue = "5s", description = "(default: ${DEFAULT-VALUE})")
   String progressInterval;
+  @Option(names = "--procs", defaultValue = "1", paramLabel = "K",
+      description = "this process is one of K simulator processes driving one fleet (each with its own --workers); "
+          + "they meet in --sync-dir before each phase (default: ${DEFAULT-VALUE})")
+  int procs;
+  @Option(names = "--proc-index", defaultValue = "0", paramLabel = "I", description = "this process's index, 0..K-1")
+  int procIndex;
+  @Option(names = "--sync-dir", paramLabel = "DIR", description = "where the --procs processes meet (a fresh directory)")
+  Path syncDir;
   @Option(names = "--json", description = "print the summary as JSON on stdout")
   boolean json;
   @Spec
@@ -97,6 +105,12 @@ final class SimulateCommand implements Callable<Integer> {
     } catch (NumberFormatException e) {
       throw new Cli.UsageException("--ramp: not a number of registrations per second: " + ramp);
     }
+    if (procs < 1 || procIndex < 0 || procIndex >= procs) {
+      throw new Cli.UsageException("--proc-index must be in 0.." + (procs - 1));
+    }
+    if (procs > 1 && syncDir == null) {
+      throw new Cli.UsageException("--procs " + procs + " needs --sync-dir");
+    }
     ControllerOptions options = OperatorCommands.resolve(config);
     Duration timeout = dur("--connect-timeout", connectTimeout);
     Simulator.Settings d = Simulator.Settings.defaults(hosts, workers);
@@ -115,6 +129,10 @@ final class SimulateCommand implements Callable<Integer> {
       io.zlayer.worker.config.HostPort op = options.operatorHttpAddr();
       Simulator simulator = new Simulator(settings, bridge::request).withMetrics(
           op.host().equals("0.0.0.0") ? new io.zlayer.worker.config.HostPort("127.0.0.1", op.port()) : op, adminToken);
+      simulator.withOperatorServer(options.workerGrpcAddr());
+      if (procs > 1) {
+        simulator.withProcesses(syncDir, procs, procIndex);
+      }
       report = (cryptoBaseline ? simulator.withCryptoBaseline() : simulator).run();
     }
     PrintWriter out = spec.commandLine().getOut();

@@ -29,8 +29,10 @@ final class Fleet {
 
   volatile String token;
   /** One token per registration lane: a multi-use token is redeemed by compare-and-set on its record,
-   * so concurrent registrations through one token conflict (see BENCHMARKS.md); a lane's are sequential. */
-  final Queue<String> laneTokens = new ConcurrentLinkedQueue<>();
+   * so concurrent registrations through one token conflict (see BENCHMARKS.md); a lane's are sequential.
+   * Lanes are per controller: a controller commits against the token record it wrote last, so a lane
+   * shared by two controllers would lose every other compare-and-set to the other one. */
+  final Map<HostPort, Queue<String>> laneTokens = new ConcurrentHashMap<>();
   volatile String clusterId;
   volatile String caPem;
   List<HostPort> servers;
@@ -58,10 +60,14 @@ final class Fleet {
   final AtomicLong dropEpochMs = new AtomicLong();
   final AtomicLong allBackEpochMs = new AtomicLong();
   volatile long forcedIntervalMs;
-  final Map<String, long[]> pending = new ConcurrentHashMap<>(); // service -> {sentNanos, legacy?1:0}
+  final Map<String, long[]> pending = new ConcurrentHashMap<>(); // service -> {sentNanos, legacy?1:0, cross?1:0}
   final LatencyRecorder grpcLatency = new LatencyRecorder();
+  /** The gRPC assignments to nodes connected to another controller than the operator's (a subset of grpcLatency). */
+  final LatencyRecorder crossLatency = new LatencyRecorder();
   final LatencyRecorder legacyLatency = new LatencyRecorder();
-  private final AtomicInteger errorsPrinted = new AtomicInteger();
+  /** Errors printed so far, per kind ("register", "connect", ...): the first few of each kind. */
+  private final Map<String, AtomicInteger> errorsPrinted = new ConcurrentHashMap<>();
+  private static final int ERRORS_PRINTED_PER_KIND = 10;
   final PrintStream log;
   /** When set (the warm-up), every newly registered node is also queued here. */
   volatile Queue<SimNode> registeredQueue;
@@ -74,7 +80,7 @@ final class Fleet {
   Fleet sibling() {
     Fleet f = new Fleet(log);
     f.token = token;
-    f.laneTokens.addAll(laneTokens);
+    laneTokens.forEach((server, lanes) -> f.laneTokens.put(server, new ConcurrentLinkedQueue<>(lanes)));
     f.clusterId = clusterId;
     f.caPem = caPem;
     f.servers = servers;
@@ -82,7 +88,8 @@ final class Fleet {
   }
 
   void noteError(String what, Throwable e) {
-    if (errorsPrinted.incrementAndGet() <= 10) {
+    if (errorsPrinted.computeIfAbsent(what.startsWith("node ") ? "refused" : what, k -> new AtomicInteger())
+        .incrementAndGet() <= ERRORS_PRINTED_PER_KIND) {
       log.println("sim: " + what + " failed: " + Simulator.describe(e));
     }
   }
@@ -92,7 +99,7 @@ final class Fleet {
    * registration window's permit, both given back when the attempt ends. {@code held}: the caller
    * took the permit already.
    */
-  Future<JoinTicket> ticket(Vertx vertx, boolean held) {
+  Future<JoinTicket> ticket(Vertx vertx, HostPort server, boolean held) {
     Promise<Void> permit = Promise.promise();
     if (held) {
       permit.complete();
@@ -100,10 +107,11 @@ final class Fleet {
       acquire(vertx, registerPermits, permit);
     }
     return permit.future().map(v -> {
-      String lane = laneTokens.poll();
+      Queue<String> lanes = laneTokens.get(server);
+      String lane = lanes == null ? null : lanes.poll();
       return new JoinTicket(lane == null ? token : lane, clusterId, caPem, () -> {
         if (lane != null) {
-          laneTokens.add(lane);
+          lanes.add(lane);
         }
         registerPermits.release();
       });
@@ -194,6 +202,9 @@ final class Fleet {
     if (sent != null) {
       long latency = System.nanoTime() - sent[0];
       (sent[1] == 1 ? legacyLatency : grpcLatency).record(latency);
+      if (sent.length > 2 && sent[2] == 1) {
+        crossLatency.record(latency);
+      }
     }
   }
 

@@ -29,6 +29,7 @@ final class IngestPhase {
     fleet.forcedIntervalMs = interval.toMillis();
     run.nodes().forEach(SimNode::reschedule);
     progress.sleep(SETTLE);
+    progress.out.println("SIM-INGEST-START");
     long h0 = progress.heartbeats();
     long a0 = fleet.acks.sum();
     long r0 = fleet.reportsSent.sum();
@@ -36,6 +37,7 @@ final class IngestPhase {
     progress.sleep(duration);
     long h1 = progress.heartbeats();
     double secs = (System.nanoTime() - w0) / 1e9;
+    progress.out.println("SIM-INGEST-END");
     Result result = new Result((h1 - h0) / secs, (fleet.acks.sum() - a0) / secs, (fleet.reportsSent.sum() - r0) / secs);
     progress.out.printf("sim: ingest at a forced %d ms interval: controller %.0f reports/s, acks %.0f/s, sent %.0f/s%n",
         interval.toMillis(), result.ingestControllerRate(), result.ingestAckRate(), result.ingestOfferedRate());

@@ -36,4 +36,13 @@ public final class LatencyRecorder {
     }
     return size == 0 ? Double.NaN : max / 1e6;
   }
+
+  /** Every latency recorded, in milliseconds, in recording order (for merging several processes' figures). */
+  public synchronized io.vertx.core.json.JsonArray millis() {
+    io.vertx.core.json.JsonArray out = new io.vertx.core.json.JsonArray();
+    for (int i = 0; i < size; i++) {
+      out.add(Math.round(values[i] / 1e3) / 1e3);
+    }
+    return out;
+  }
 }

@@ -41,6 +41,7 @@ final class SimNode implements SessionListener {
   private final Fleet fleet;
   private final Session session;
   private volatile long nodeId; // read by the phases' thread
+  private volatile HostPort server; // the controller the session is up on, null while down
   private boolean permitHeld;
 
   SimNode(Fleet fleet, int index, FleetLoop loop, KeyMaterial keys, boolean legacy) {
@@ -53,7 +54,7 @@ final class SimNode implements SessionListener {
         .withSimulation(() -> fleet.forcedIntervalMs, fleet.connectWindow(vertx));
     Future<KeyMaterial> ownKeys = Future.succeededFuture(legacy ? NO_KEYS : keys);
     session = new Session(vertx, settings, new Session.Parts(legacy ? loop.legacy : loop.grpc,
-        server -> fleet.ticket(vertx, takePermit()), () -> ownKeys, () -> PROFILE, CredentialStore.inMemory(),
+        server -> fleet.ticket(vertx, server, takePermit()), () -> ownKeys, () -> PROFILE, CredentialStore.inMemory(),
         ResumeStore.inMemory(), () -> EMPTY, this), new Backoff());
   }
 
@@ -65,6 +66,11 @@ final class SimNode implements SessionListener {
 
   long nodeId() {
     return nodeId;
+  }
+
+  /** The controller this node's session is connected to now, or null. */
+  HostPort server() {
+    return server;
   }
 
   /** Registers, holding a registration permit the caller took (on any thread). */
@@ -99,11 +105,13 @@ final class SimNode implements SessionListener {
 
   @Override
   public void up(Credentials credentials, HostPort server, long epoch) {
+    this.server = server;
     fleet.connected(this);
   }
 
   @Override
   public void down(Credentials credentials, HostPort server, String cause, long epoch) {
+    this.server = null;
     fleet.dropped(this, new IllegalStateException(cause));
   }
 

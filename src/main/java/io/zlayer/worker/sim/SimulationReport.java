@@ -88,6 +88,10 @@ public record SimulationReport(StormPhase.Result storm, Counts counts, AssignPha
       sb.append(String.format("  assignments          %d/%d delivered, write->receipt p50 %.1f ms, p99 %.1f ms, max %.1f ms%n",
           a.assignmentsDelivered(), a.assignmentsSent(), a.assignmentP50Ms(), a.assignmentP99Ms(), a.assignmentMaxMs()));
     }
+    if (a.crossAssignmentsSent() > 0) {
+      sb.append(String.format("  cross-controller     %d/%d delivered, p50 %.1f ms, p99 %.1f ms%n",
+          a.crossAssignmentsDelivered(), a.crossAssignmentsSent(), a.crossAssignmentP50Ms(), a.crossAssignmentP99Ms()));
+    }
     if (a.legacyAssignmentsSent() > 0) {
       sb.append(String.format("  legacy wakes         %d/%d delivered, p50 %.1f ms, p99 %.1f ms%n",
           a.legacyAssignmentsDelivered(), a.legacyAssignmentsSent(), a.legacyWakeP50Ms(), a.legacyWakeP99Ms()));

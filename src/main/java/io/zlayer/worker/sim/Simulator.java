@@ -61,17 +61,21 @@ public final class Simulator {
 
   /** What every phase works with. */
   record Run(Settings settings, Fleet fleet, Progress progress, Operator operator, List<FleetLoop> loops,
-             List<SimNode> nodes) {
+             List<SimNode> nodes, HostPort operatorServer) {
   }
 
   private static final long TOKEN_TTL_SECS = 6 * 3600;
-  private static final Duration CA_DISCOVERY_TIMEOUT = Duration.ofSeconds(15);
+  private static final Duration CA_DISCOVERY_TIMEOUT = Duration.ofSeconds(60); // a busy box, several simulators starting
   private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(60);
 
   private final Settings s;
   private final Operator operator;
   private boolean cryptoBaseline;
   private Progress.MetricsEndpoint metrics;
+  private Barrier barrier = Barrier.NONE;
+  private HostPort operatorServer;
+  /** How long a process waits for the others at a barrier (the warm-up of process 0 included). */
+  private static final Duration BARRIER_TIMEOUT = Duration.ofMinutes(30);
 
   public Simulator(Settings settings, Operator operator) {
     this.s = settings;
@@ -90,6 +94,24 @@ public final class Simulator {
    */
   public Simulator withMetrics(HostPort operatorHttp, String adminToken) {
     this.metrics = new Progress.MetricsEndpoint(operatorHttp, adminToken);
+    return this;
+  }
+
+  /**
+   * One of {@code parties} simulator processes driving one fleet together (see {@link Barrier}):
+   * they meet in {@code dir} before each phase.
+   */
+  public Simulator withProcesses(java.nio.file.Path dir, int parties, int index) {
+    this.barrier = new Barrier(dir, parties, index);
+    return this;
+  }
+
+  /**
+   * The worker address of the controller whose operator bridge makes the assignments: an
+   * assignment to a node connected to another controller counts as cross-controller.
+   */
+  public Simulator withOperatorServer(HostPort workerAddr) {
+    this.operatorServer = workerAddr;
     return this;
   }
 
@@ -115,7 +137,7 @@ public final class Simulator {
     HttpClientAgent legacyHttp = null;
     List<SimNode> nodes = new ArrayList<>(n);
     try {
-      mintTokens(fleet, Math.max(1, Math.min(shape.registerWindow(), n)), n);
+      mintTokens(fleet, shape.servers(), Math.max(1, Math.min(shape.registerWindow(), n)), n);
       BootstrapToken token = BootstrapToken.decode(fleet.token);
       fleet.clusterId = token.clusterId();
       // The CA the token pins, checked as the agent checks it (it signed the controller's certificate).
@@ -140,7 +162,7 @@ public final class Simulator {
         boolean legacy = i >= grpcN;
         nodes.add(new SimNode(fleet, i, loops.get(i % loops.size()), legacy ? null : keys[i], legacy));
       }
-      Run run = new Run(s, fleet, progress, operator, loops, nodes);
+      Run run = new Run(s, fleet, progress, operator, loops, nodes, operatorServer);
       if (warmN > 0) {
         progress.phase = "warm-up";
         new WarmUp(run, progress::metrics).run(Arrays.copyOfRange(keys, grpcN, grpcN + warmN),
@@ -149,16 +171,22 @@ public final class Simulator {
       double cryptoBefore = measureCrypto("just before the storm");
       long metricsTimer = progress.pollMetricsPeriodically(vertx);
 
+      barrier.await("storm", BARRIER_TIMEOUT, progress);
       StormPhase.Result storm = StormPhase.run(run, keygenSecs);
+      barrier.await("connected", BARRIER_TIMEOUT, progress);
       double cryptoAfter = measureCrypto("after the fleet connected");
+      barrier.await("hold", BARRIER_TIMEOUT, progress);
 
       progress.phase = "hold";
       s.progress().println("sim: all connected; holding for " + s.phases().hold().toSeconds() + " s");
       progress.sleep(s.phases().hold());
 
+      barrier.await("assign", BARRIER_TIMEOUT, progress);
       AssignPhase.Result assigned = AssignPhase.run(run, s.phases().assignments());
+      barrier.await("ingest", BARRIER_TIMEOUT, progress);
       IngestPhase.Result ingest = IngestPhase.run(run, s.phases().ingestInterval(), s.phases().ingestDuration(),
           s.phases().reportInterval());
+      barrier.await("restart", BARRIER_TIMEOUT, progress);
       ReconnectPhase.Result reconnect = ReconnectPhase.run(run, s.phases().expectReconnect());
 
       vertx.cancelTimer(metricsTimer);
@@ -189,13 +217,17 @@ public final class Simulator {
     }
   }
 
-  /** One token per registration lane (see {@link Fleet#laneTokens}). */
-  private void mintTokens(Fleet fleet, int lanes, int uses) throws Exception {
-    for (int i = 0; i < lanes; i++) {
-      JsonObject minted = operator.request(Addresses.OPERATOR_TOKEN_CREATE,
-          new JsonObject().put("ttl_secs", TOKEN_TTL_SECS).put("uses", Math.max(1, uses)));
-      fleet.laneTokens.add(minted.getString("token"));
-      fleet.token = minted.getString("token");
+  /** One token per registration lane and controller (see {@link Fleet#laneTokens}). */
+  private void mintTokens(Fleet fleet, List<HostPort> servers, int lanes, int uses) throws Exception {
+    for (HostPort server : servers) {
+      java.util.Queue<String> queue = new java.util.concurrent.ConcurrentLinkedQueue<>();
+      for (int i = 0; i < lanes; i++) {
+        JsonObject minted = operator.request(Addresses.OPERATOR_TOKEN_CREATE,
+            new JsonObject().put("ttl_secs", TOKEN_TTL_SECS).put("uses", Math.max(1, uses)));
+        queue.add(minted.getString("token"));
+        fleet.token = minted.getString("token");
+      }
+      fleet.laneTokens.putIfAbsent(server, queue);
     }
   }
 

@@ -10,7 +10,8 @@ import java.util.concurrent.TimeUnit;
 final class StormPhase {
   /** What the storm measured. */
   record Result(int workers, int grpcWorkers, int legacyWorkers, long registered, double keygenSecs,
-                double registerSecs, double registerRate, double connectSecs) {
+                double registerSecs, double registerRate, double connectSecs, long registerStartEpochMs,
+                long registerEndEpochMs, long allConnectedEpochMs) {
   }
 
   private static final long PERMIT_WAIT_MS = 50;
@@ -27,6 +28,7 @@ final class StormPhase {
     progress.phase = "connect";
     fleet.registerPermits.release(s.shape().registerWindow());
     long start = progress.start();
+    long startEpochMs = System.currentTimeMillis();
     double ramp = s.shape().rampPerSec();
     for (int i = 0; i < n; i++) {
       if (ramp > 0) {
@@ -56,7 +58,10 @@ final class StormPhase {
     double connectSecs = fleet.allConnectedNanos.get() == 0 ? Double.NaN
         : (fleet.allConnectedNanos.get() - connectStart) / 1e9;
     progress.print();
+    long connected = fleet.allConnectedNanos.get();
     return new Result(n, fleet.grpcTarget, fleet.legacyTarget, fleet.registered.get(), keygenSecs, registerSecs,
-        fleet.registered.get() / registerSecs, connectSecs);
+        fleet.registered.get() / registerSecs, connectSecs, startEpochMs,
+        startEpochMs + (fleet.lastRegisteredNanos.get() - start) / 1_000_000,
+        connected == 0 ? 0 : startEpochMs + (connected - start) / 1_000_000);
   }
 }

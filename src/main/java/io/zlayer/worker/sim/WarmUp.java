@@ -36,6 +36,9 @@ final class WarmUp {
   private static final long JIT_QUIET_MS_PER_SEC = 50;
   /** Consecutive quiet seconds: a single long compilation only counts once it ends. */
   private static final int JIT_QUIET_SECONDS = 3;
+  /** A node registered through another controller than the operator's: asked again for up to 10 s. */
+  private static final int UNSEEN_NODE_ATTEMPTS = 100;
+  private static final long UNSEEN_NODE_RETRY_MS = 100;
 
   private final Supplier<Future<JsonObject>> controllerMetrics;
   private final Simulator.Operator operator;
@@ -137,15 +140,24 @@ final class WarmUp {
   }
 
   private int deregister(SimNode w) throws Exception {
-    try {
-      operator.request(Addresses.OPERATOR_DEREGISTER,
-          new JsonObject().put("node_id", w.nodeId()).put("reason", "simulator warm-up"));
-      return 1;
-    } catch (Exception e) {
-      if (String.valueOf(e.getMessage()).contains("already deregistered")) {
-        return 0; // a retried request whose first attempt went through
+    for (int attempt = 1; ; attempt++) {
+      try {
+        operator.request(Addresses.OPERATOR_DEREGISTER,
+            new JsonObject().put("node_id", w.nodeId()).put("reason", "simulator warm-up"));
+        return 1;
+      } catch (Exception e) {
+        String m = String.valueOf(e.getMessage());
+        if (m.contains("already deregistered")) {
+          return 0; // a retried request whose first attempt went through
+        }
+        // With several controllers the operator's may not have seen the node registered through
+        // another one yet (it follows etcd with a watch): ask again shortly.
+        if (m.contains("not registered") && attempt < UNSEEN_NODE_ATTEMPTS) {
+          Thread.sleep(UNSEEN_NODE_RETRY_MS); // bounded: UNSEEN_NODE_ATTEMPTS
+          continue;
+        }
+        throw e;
       }
-      throw e;
     }
   }
 
