@@ -48,6 +48,7 @@ class StreamLifecycleTest {
   Path dir;
   private ControllerNode controller;
   private HttpClient http;
+  private LoopLag lag;
 
   @BeforeEach
   void start(Vertx vertx) throws Exception {
@@ -92,14 +93,18 @@ class StreamLifecycleTest {
     OpenStreams streams = controller.controlPlane().streams();
     await(cycles(vertx, request, 200)); // warm up: TLS, the connection, class loading
     await(settled(vertx, () -> streams.trackedStreams() == 0));
-    long heapBefore = usedHeap();
+    lag = LoopLag.start(vertx);
+    long heapBefore = lag.excluding(StreamLifecycleTest::usedHeap);
     long t0 = System.nanoTime();
     await(cycles(vertx, request, CYCLES), Duration.ofSeconds(120));
     long ms = (System.nanoTime() - t0) / 1_000_000;
     boolean released = await(settled(vertx, () -> streams.trackedStreams() == 0));
-    long heapGrownKb = (usedHeap() - heapBefore) >> 10;
+    long heapGrownKb = (lag.excluding(StreamLifecycleTest::usedHeap) - heapBefore) >> 10;
+    lag.close();
     System.out.printf("abuse stream-cycles: %,d WatchAssignments opened and cancelled on %d connection in %,d ms;"
-        + " tracked streams after: %d, heap %+,d KiB%n", CYCLES, streams.connections(), ms, streams.trackedStreams(), heapGrownKb);
+        + " tracked streams after: %d, heap %+,d KiB, %s%n", CYCLES, streams.connections(), ms, streams.trackedStreams(),
+        heapGrownKb, lag.figure());
+    assertTrue(lag.withinBound(), lag.figure());
     assertEquals(1, streams.connections(), "one connection");
     assertTrue(released, "streams still tracked: " + streams.trackedStreams());
     assertTrue(heapGrownKb < 8 * 1024, "heap grew " + heapGrownKb + " KiB");
