@@ -44,6 +44,7 @@ class StreamLifecycleTest {
   /** Cycles in CI; {@code bench/abuse --full} runs 100,000. */
   private static final int CYCLES = Integer.getInteger("zlayer.abuse.streamCycles", 10_000);
   private static final int IN_FLIGHT = 64;
+  private static final long HEADERS_WAIT_SECS = 20;
   @TempDir
   Path dir;
   private ControllerNode controller;
@@ -124,11 +125,15 @@ class StreamLifecycleTest {
           .compose(req -> {
             req.setChunked(true).write(request);
             req.end();
-            // Headers arrive once the watch is open; then the client cancels it.
-            return req.response().map(resp -> {
+            // Headers arrive once the watch is open; then the client cancels it. A cycle whose headers
+            // do not come says where it stuck (a rare flake: was the stream sent, did the server open the watch?).
+            return req.response().timeout(HEADERS_WAIT_SECS, java.util.concurrent.TimeUnit.SECONDS).<HttpClientResponse>map(resp -> {
               req.reset();
-              return (HttpClientResponse) resp;
-            });
+              return resp;
+            }).recover(e -> Future.failedFuture(new AssertionError("no response headers in " + HEADERS_WAIT_SECS
+                + " s for stream " + req.streamId() + " (cycle " + started.get() + " of " + n + "); the server tracks "
+                + controller.controlPlane().streams().trackedStreams() + " open watch stream(s), "
+                + (started.get() - finished.get()) + " cycles in flight", e)));
           })
           .onComplete(ar -> {
             if (ar.failed()) {
