@@ -42,6 +42,7 @@ public final class WorkerAgent {
   private final List<String> deployments = new ArrayList<>();
   private SessionVerticle session;
   private ExecutorVerticle executor;
+  private ExternalExecutorFeed feed;
 
   private WorkerAgent(Vertx vertx, AgentContext ctx) {
     this.vertx = vertx;
@@ -81,6 +82,9 @@ public final class WorkerAgent {
     if (ctx.options().executor() == ExecutorKind.PROCESS) {
       executor = new ExecutorVerticle(ctx.options().dataDir());
       verticles.add(executor);
+    } else {
+      feed = new ExternalExecutorFeed(ctx.options().dataDir());
+      verticles.add(feed);
     }
     if (ctx.options().bridgePort() >= 0) {
       verticles.add(new WorkerBridgeVerticle(ctx));
@@ -90,7 +94,7 @@ public final class WorkerAgent {
     Future<Void> chain = Future.succeededFuture();
     for (Deployable v : verticles) {
       chain = chain.compose(x -> vertx.deployVerticle(v).onSuccess(deployments::add).mapEmpty());
-      if (v instanceof ExecutorVerticle) {
+      if (v instanceof ExecutorVerticle || v instanceof ExternalExecutorFeed) {
         chain = chain.compose(x -> resumeFromExecutor());
       }
     }
@@ -149,7 +153,7 @@ public final class WorkerAgent {
 
   /** The node left: the executor forgets (and stops) every assignment, the pushed config goes. */
   private Future<Void> forgetAssignments() {
-    Future<?> reset = executor == null ? Future.succeededFuture()
+    Future<?> reset = executor == null && feed == null ? Future.succeededFuture()
         : vertx.eventBus().request(Addresses.WORKER_EXECUTOR_RESET, new JsonObject()).otherwiseEmpty();
     return reset.compose(v -> vertx.executeBlocking(() -> {
       PushedConfig.forget(ctx.options().dataDir());

@@ -93,6 +93,20 @@ public final class Addresses {
   /** Worker-internal: {@code {deadline_secs}}; the executor stops everything by the deadline. */
   public static final String WORKER_EXECUTOR_DRAIN = "zlayer.worker.executor.drain";
   /**
+   * An external executor ({@code executor: external}) applied every assignment event up to
+   * {@code revision}: {@code {revision}} -> {@code {acked_revision, pending}}. Until acknowledged,
+   * events are sent again (see {@link #WORKER_EXECUTOR_ATTACH}); the acknowledged revision is where a
+   * restarted agent resumes. Fails with code 400 when {@code revision} is not a non-negative integer.
+   */
+  public static final String WORKER_EXECUTOR_ACK = "zlayer.worker.executor.ack";
+  /**
+   * An external executor is (back) on the bridge, subscribed to {@link #WORKER_ASSIGNMENTS}: {@code {}}
+   * -> {@code {acked_revision, replayed}}; every event not yet acknowledged is published again on
+   * {@link #WORKER_ASSIGNMENTS}, in revision order (they are also sent again every 5 s while nothing is
+   * acknowledged).
+   */
+  public static final String WORKER_EXECUTOR_ATTACH = "zlayer.worker.executor.attach";
+  /**
    * {@code {reason?}} -> {@code {node_id, state: "deregistered"}} once the node deregistered, its
    * workloads stopped and its identity was deleted; the agent then exits 0. Fails (code 409, nothing
    * changed) when the node cannot deregister now (not connected, legacy protocol), 500 when the
@@ -103,5 +117,6 @@ public final class Addresses {
   public static final List<String> WORKER_BRIDGE_OUTBOUND = List.of(
       "zlayer.worker.session", "zlayer.worker.assignments", "zlayer.worker.commands", "zlayer.worker.executor.snapshot");
   /** What local tools may send into the worker (besides replies to the messages they received). */
-  public static final List<String> WORKER_BRIDGE_INBOUND = List.of("zlayer.worker.report.now", WORKER_LEAVE);
+  public static final List<String> WORKER_BRIDGE_INBOUND = List.of("zlayer.worker.report.now", WORKER_LEAVE,
+      WORKER_EXECUTOR_ACK, WORKER_EXECUTOR_ATTACH);
 }

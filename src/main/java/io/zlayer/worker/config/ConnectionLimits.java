@@ -5,8 +5,8 @@ import java.time.Duration;
 
 /**
  * How long the worker endpoint lets a peer hold a connection or a request without using it, and
- * how many streams one HTTP/2 connection may open, so that a few thousand idle or slow sockets
- * cannot exhaust descriptors.
+ * how many streams one HTTP/2 connection may open and how many legacy polls it holds, so that a few
+ * thousand idle or slow sockets cannot exhaust descriptors or memory.
  *
  * @param idleTimeout          a connection with no open request or stream is closed after this
  *                             (a worker's watch streams keep its connection, however quiet)
@@ -14,9 +14,11 @@ import java.time.Duration;
  * @param requestTimeout       a request (HTTP, or a unary gRPC call) must have been sent whole within
  *                             this (trickled bodies, stalled messages); held polls are answered later
  * @param maxConcurrentStreams streams one HTTP/2 connection may have open at once
+ * @param maxHeldPolls         legacy long-polls held at once over all nodes (one per node); one more is
+ *                             answered 503 with {@code Retry-After}
  */
 public record ConnectionLimits(Duration idleTimeout, Duration tlsHandshakeTimeout, Duration requestTimeout,
-    long maxConcurrentStreams) {
+    long maxConcurrentStreams, int maxHeldPolls) {
   /** Longer than any pause between a legacy worker's polls or a CLI's calls. */
   static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(60);
   /** A handshake on this box takes a few ms; 10 s is Vert.x's default and ample on a slow link. */
@@ -25,10 +27,15 @@ public record ConnectionLimits(Duration idleTimeout, Duration tlsHandshakeTimeou
   static final Duration DEFAULT_REQUEST_TIMEOUT = Duration.ofSeconds(30);
   /** A gRPC worker uses 3; a legacy client multiplexing its polls a few hundred. */
   static final long DEFAULT_MAX_CONCURRENT_STREAMS = 1_000;
+  /**
+   * One per legacy node: a controller holds just under 20,000 connections (the descriptor limit), so
+   * 20,000 never refuses a node that could connect, and bounds what a flood of polls can hold.
+   */
+  static final int DEFAULT_MAX_HELD_POLLS = 20_000;
   static final Duration MIN_TIMEOUT = Duration.ofMillis(100);
 
   public static final ConnectionLimits DEFAULTS = new ConnectionLimits(DEFAULT_IDLE_TIMEOUT,
-      DEFAULT_TLS_HANDSHAKE_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_MAX_CONCURRENT_STREAMS);
+      DEFAULT_TLS_HANDSHAKE_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_HELD_POLLS);
 
   static ConnectionLimits fromJson(JsonObject json) {
     return new ConnectionLimits(
@@ -36,7 +43,9 @@ public record ConnectionLimits(Duration idleTimeout, Duration tlsHandshakeTimeou
         timeout(json, "tls_handshake_timeout", DEFAULT_TLS_HANDSHAKE_TIMEOUT),
         timeout(json, "http_request_timeout", DEFAULT_REQUEST_TIMEOUT),
         Values.integer(json, "http2_max_concurrent_streams", 4, 100_000, DEFAULT_MAX_CONCURRENT_STREAMS,
-            "an integer from 4 to 100000"));
+            "an integer from 4 to 100000"),
+        (int) Values.integer(json, "max_held_polls", 1, 1_000_000, DEFAULT_MAX_HELD_POLLS,
+            "an integer from 1 to 1000000"));
   }
 
   private static Duration timeout(JsonObject json, String key, Duration dflt) {
@@ -51,6 +60,7 @@ public record ConnectionLimits(Duration idleTimeout, Duration tlsHandshakeTimeou
     json.put("connection_idle_timeout", Durations.format(idleTimeout))
         .put("tls_handshake_timeout", Durations.format(tlsHandshakeTimeout))
         .put("http_request_timeout", Durations.format(requestTimeout))
-        .put("http2_max_concurrent_streams", maxConcurrentStreams);
+        .put("http2_max_concurrent_streams", maxConcurrentStreams)
+        .put("max_held_polls", maxHeldPolls);
   }
 }

@@ -225,7 +225,7 @@ public final class ControllerNode {
         vertx.eventBus().publish(Addresses.NODE_STATE_CHANGED, new JsonObject().put("node_id", nodeId)
             .put("state", state.wire()).put("cause", cause)), clock);
     OpenStreams streams = new OpenStreams();
-    PollHub<NodeEventLog.Entry> polls = new PollHub<>(LegacyApi.DEFAULT_MAX_HELD_POLLS);
+    PollHub<NodeEventLog.Entry> polls = new PollHub<>(options.connections().maxHeldPolls());
     // A node that leaves loses its open streams and its held poll at once.
     service.onLeave(streams::cut);
     service.onLeave(polls::forget);

@@ -47,11 +47,13 @@ class GrpcHostileInputTest {
   private ControllerNode controller;
   private GrpcWire wire;
   private ListAppender<ILoggingEvent> logged;
+  private LoopLag lag;
 
   @BeforeEach
   void start(Vertx vertx) throws Exception {
     controller = TestCluster.startController(vertx, TestCluster.controllerOptions(dir, new JsonObject()));
     wire = new GrpcWire(vertx, controller);
+    lag = LoopLag.start(vertx);
     logged = new ListAppender<>();
     logged.start();
     ((Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME)).addAppender(logged);
@@ -59,6 +61,7 @@ class GrpcHostileInputTest {
 
   @AfterEach
   void stop() throws Exception {
+    lag.close();
     ((Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME)).detachAppender(logged);
     await(wire.close());
     await(controller.stop());
@@ -79,7 +82,7 @@ class GrpcHostileInputTest {
     long tBomb = System.nanoTime();
     byte[] bomb = GrpcWire.gzipBomb(256L << 20); // 256 MiB of zeros in ~260 KB
     System.out.printf("abuse grpc-bomb: built %d bytes in %d ms%n", bomb.length, (System.nanoTime() - tBomb) / 1_000_000);
-    long heapBefore = usedHeap();
+    long heapBefore = lag.excluding(GrpcHostileInputTest::usedHeap);
     long t0 = System.nanoTime();
     // As sent in the issue: the compressed message alone is over Register's limit.
     expect("8", GrpcWire.REGISTER, GZIP, GrpcWire.frame(1, bomb.length, bomb));
@@ -105,9 +108,10 @@ class GrpcHostileInputTest {
     }
     bombs.forEach(b -> assertEquals("8", b.result().grpcStatus()));
     await(health.close());
-    long grownMb = (usedHeap() - heapBefore) >> 20;
+    long grownMb = (lag.excluding(GrpcHostileInputTest::usedHeap) - heapBefore) >> 20;
     System.out.printf("abuse grpc-bomb: 22 bombs (one 256 MiB, 21 16 MiB inflated) refused RESOURCE_EXHAUSTED (first two in %d ms),"
-        + " slowest /healthz among them %d ms, heap %+d MiB%n", ms, worstHealthz, grownMb);
+        + " slowest /healthz among them %d ms, heap %+d MiB, %s%n", ms, worstHealthz, grownMb, lag.figure());
+    assertTrue(lag.withinBound(), lag.figure());
     assertTrue(grownMb < 64, "heap grew " + grownMb + " MiB");
     assertTrue(worstHealthz < 2_000, "healthz took " + worstHealthz + " ms");
     // A real gzip-compressed Register still works.
@@ -143,6 +147,8 @@ class GrpcHostileInputTest {
         GrpcWire.frame(good))).http());
     assertNoStackTraces();
     assertEquals(0, controller.controlPlane().nodes().all().size());
+    System.out.printf("abuse grpc-malformed: 17 hand-made malformed calls refused (none INTERNAL), %s%n", lag.figure());
+    assertTrue(lag.withinBound(), lag.figure());
   }
 
   /** Seeded garbage: no INTERNAL, no 5xx, no hang, a bounded number of log lines and no traces. */
@@ -191,8 +197,9 @@ class GrpcHostileInputTest {
       internal += a.internal() ? 1 : 0;
     }
     long warnLines = logged.list.stream().filter(e -> e.getLevel().isGreaterOrEqual(ch.qos.logback.classic.Level.WARN)).count();
-    System.out.printf("abuse grpc-garbage: %d inputs tried in %d ms, answers by status %s, INTERNAL/5xx %d, log lines %d%n",
-        cases, (System.nanoTime() - t0) / 1_000_000, byStatus, internal, warnLines);
+    System.out.printf("abuse grpc-garbage: %d inputs tried in %d ms, answers by status %s, INTERNAL/5xx %d, log lines %d, %s%n",
+        cases, (System.nanoTime() - t0) / 1_000_000, byStatus, internal, warnLines, lag.figure());
+    assertTrue(lag.withinBound(), lag.figure());
     assertEquals(0, internal, "INTERNAL or 5xx answers: " + byStatus);
     assertTrue(warnLines <= 3, "log lines for one peer: " + warnLines);
     assertNoStackTraces();

@@ -23,21 +23,30 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Issue 14, item 13 with the real client: grpc-js cancels a ReportStatus call after its first ack
  * and opens WatchAssignments on the same channel; the controller must not drop the connection.
- * Runs only when {@code -Dzlayer.grpcjs.modules=<dir containing @grpc/grpc-js and @grpc/proto-loader>}
- * is given (and {@code node} is on the PATH). {@code -Dzlayer.grpcjs.tries} (12),
- * {@code -Dzlayer.grpcjs.busy} (CPU-bound {@code yes} processes during the run, 0).
+ *
+ * <p>The client is installed with npm on first use ({@link GrpcJsModules}); without {@code node}, or when
+ * npm cannot install it (offline), the test is skipped and says why. The drop showed under CPU load
+ * (3 to 7 of 12 tries with the box's two cores busy, none idle), so the test keeps two {@code yes}
+ * processes running while it tries ({@code -Dzlayer.grpcjs.busy}, 2; each also bounded by
+ * {@code timeout}, so none outlives a killed JVM) for {@code -Dzlayer.grpcjs.tries} (16) tries.
+ * Before the fix ({@link io.zlayer.worker.controller.Http2StreamErrorFilter} taken out) it saw drops
+ * in most runs of 16 tries under load.
  */
 @ExtendWith(VertxExtension.class)
 class GrpcJsCancelTest {
+  /** The CPU hogs die by themselves after this, whatever happens to the test. */
+  private static final int HOG_SECS = 120;
   @TempDir
   Path dir;
 
   @Test
   void grpcJsCancelThenWatchKeepsTheConnection(Vertx vertx) throws Exception {
-    String modules = System.getProperty("zlayer.grpcjs.modules");
-    assumeTrue(modules != null && Files.isDirectory(Path.of(modules, "@grpc", "grpc-js")), "grpc-js not installed");
-    int tries = Integer.getInteger("zlayer.grpcjs.tries", 12);
-    int busy = Integer.getInteger("zlayer.grpcjs.busy", 0);
+    assumeTrue(onPath("node"), "node is not on the PATH");
+    GrpcJsModules.Found found = GrpcJsModules.ensure();
+    assumeTrue(found.ok(), found.whyNot());
+    String modules = found.modules().toString();
+    int tries = Integer.getInteger("zlayer.grpcjs.tries", 16);
+    int busy = Integer.getInteger("zlayer.grpcjs.busy", 2);
     ControllerNode controller = TestCluster.startController(vertx, TestCluster.controllerOptions(dir, new JsonObject()));
     List<Process> hogs = new ArrayList<>();
     List<String> lines = new ArrayList<>();
@@ -52,7 +61,7 @@ class GrpcJsCancelTest {
         Files.copy(in, script);
       }
       for (int i = 0; i < busy; i++) {
-        hogs.add(new ProcessBuilder("yes").redirectOutput(ProcessBuilder.Redirect.DISCARD).start());
+        hogs.add(new ProcessBuilder("timeout", String.valueOf(HOG_SECS), "yes").redirectOutput(ProcessBuilder.Redirect.DISCARD).start());
       }
       ProcessBuilder pb = new ProcessBuilder("node", script.toString(), String.valueOf(controller.port()),
           pems.toString(), Path.of("src/main/proto").toAbsolutePath().toString(), String.valueOf(worker.nodeId()),
@@ -71,12 +80,20 @@ class GrpcJsCancelTest {
     } finally {
       for (Process p : hogs) {
         p.destroy();
+        p.waitFor(5, TimeUnit.SECONDS);
       }
       TestCluster.await(controller.stop());
     }
     long dropped = lines.stream().filter(l -> l.contains("dropped")).count();
-    System.out.printf("grpc-js cancel then watch: %d tries, %d dropped, %d busy processes%n", tries, dropped, busy);
+    System.out.printf("abuse grpcjs-cancel: grpc-js %s, %d tries of ReportStatus cancelled then WatchAssignments on one channel,"
+        + " %d busy processes: %d connections dropped%n", GrpcJsModules.GRPC_JS, tries, busy, dropped);
     assertEquals(tries, lines.stream().filter(l -> l.startsWith("try ")).count(), String.join("\n", lines));
     assertEquals(0, dropped, String.join("\n", lines));
+  }
+
+  static boolean onPath(String command) {
+    String path = System.getenv("PATH");
+    return path != null && java.util.Arrays.stream(path.split(java.io.File.pathSeparator))
+        .anyMatch(d -> Files.isExecutable(Path.of(d, command)));
   }
 }

@@ -14,7 +14,11 @@ import io.zlayer.worker.controller.ControllerNode;
 
 /** A plain HTTPS client of the legacy worker API (HTTP/2, many polls per connection). */
 final class LegacyClient {
-  record Reply(int status, String body) {
+  record Reply(int status, String body, io.vertx.core.MultiMap headers) {
+    Reply(int status, String body) {
+      this(status, body, io.vertx.core.MultiMap.caseInsensitiveMultiMap());
+    }
+
     JsonObject json() {
       return new JsonObject(body);
     }
@@ -39,7 +43,7 @@ final class LegacyClient {
     // Nested, not chained: body() must be attached in the response future's own listener (see
     // VertxLateBodyTest; with the flat chain built on a test thread, Vert.x 5.0.7 can lose the body).
     return http.request(options).compose(req -> req.send(body).compose(resp -> resp.body()
-        .map(b -> new Reply(resp.statusCode(), b.toString()))));
+        .map(b -> new Reply(resp.statusCode(), b.toString(), resp.headers()))));
   }
 
   Future<Reply> get(String path) {

@@ -48,6 +48,7 @@ class LegacyFuzzTest {
   private ControllerNode controller;
   private HttpClient h1;
   private HttpClient h2;
+  private LoopLag lag;
 
   @BeforeEach
   void start(Vertx vertx) throws Exception {
@@ -58,10 +59,12 @@ class LegacyFuzzTest {
         new io.vertx.core.http.PoolOptions().setHttp1MaxSize(16));
     h2 = vertx.createHttpClient(new HttpClientOptions(base).setProtocolVersion(HttpVersion.HTTP_2),
         new io.vertx.core.http.PoolOptions().setHttp2MaxSize(2));
+    lag = LoopLag.start(vertx);
   }
 
   @AfterEach
   void stop() throws Exception {
+    lag.close();
     await(h1.close());
     await(h2.close());
     await(controller.stop());
@@ -129,9 +132,11 @@ class LegacyFuzzTest {
         }
       }
     }
-    System.out.printf("abuse legacy-fuzz: %d inputs tried in %d ms, answers by status %s, 5xx %d, not a JSON 4xx %d%n",
+    System.out.printf("abuse legacy-fuzz: %d inputs tried in %d ms, answers by status %s, 5xx %d, not a JSON 4xx %d, %s%n",
         cases, (System.nanoTime() - t0) / 1_000_000, byStatus,
-        byStatus.entrySet().stream().filter(e -> e.getKey() >= 500).mapToInt(Map.Entry::getValue).sum(), failures.size());
+        byStatus.entrySet().stream().filter(e -> e.getKey() >= 500).mapToInt(Map.Entry::getValue).sum(), failures.size(),
+        lag.figure());
+    assertTrue(lag.withinBound(), lag.figure());
     assertTrue(failures.isEmpty(), failures.size() + " bad answers, e.g. " + failures.subList(0, Math.min(5, failures.size())));
     assertEquals(revision, await(controller.controlPlane().store().revision()), "the store changed");
     assertEquals(nodes, controller.controlPlane().nodes().all().size());

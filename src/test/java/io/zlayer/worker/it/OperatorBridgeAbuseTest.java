@@ -32,20 +32,23 @@ class OperatorBridgeAbuseTest {
   @TempDir
   Path dir;
   private ControllerNode controller;
+  private LoopLag lag;
 
   @BeforeEach
   void start(Vertx vertx) throws Exception {
     controller = TestCluster.startController(vertx, TestCluster.controllerOptions(dir, new JsonObject()));
+    lag = LoopLag.start(vertx);
   }
 
   @AfterEach
   void stop() throws Exception {
+    lag.close();
     await(controller.stop());
   }
 
   @Test
   void anUnauthenticated100MbFrameIsRefusedBeforeItIsRead() throws Exception {
-    long before = usedHeap();
+    long before = lag.excluding(OperatorBridgeAbuseTest::usedHeap);
     int port = controller.controlPlane().options().bridgePort();
     for (int i = 0; i < 4; i++) {
       try (Socket socket = new Socket("127.0.0.1", port)) {
@@ -68,8 +71,9 @@ class OperatorBridgeAbuseTest {
         assertThrows(EOFException.class, in::readInt, "the connection is closed");
       }
     }
-    long grown = (usedHeap() - before) >> 20;
-    System.out.printf("abuse bridge-frame: 4 announced 100 MiB frames refused, heap %+d MiB%n", grown);
+    long grown = (lag.excluding(OperatorBridgeAbuseTest::usedHeap) - before) >> 20;
+    System.out.printf("abuse bridge-frame: 4 announced 100 MiB frames refused, heap %+d MiB, %s%n", grown, lag.figure());
+    assertTrue(lag.withinBound(), lag.figure());
     assertTrue(grown < 64, "heap grew " + grown + " MiB");
     // The bridge still serves an operator.
     try (OperatorBridge bridge = new OperatorBridge("127.0.0.1", port, controller.controlPlane().adminToken())) {
@@ -100,7 +104,9 @@ class OperatorBridgeAbuseTest {
         assertThrows(EOFException.class, in::readInt, "the connection is closed");
       }
     }
-    System.out.printf("abuse bridge-shapes: %d frames of the wrong shape refused, connection closed%n", frames.length);
+    System.out.printf("abuse bridge-shapes: %d frames of the wrong shape refused, connection closed, %s%n", frames.length,
+        lag.figure());
+    assertTrue(lag.withinBound(), lag.figure());
   }
 
   @Test
@@ -136,7 +142,9 @@ class OperatorBridgeAbuseTest {
         assertTrue(refused.getMessage().contains(c.getValue()), c.getKey().encode() + " -> " + refused.getMessage());
       }
     }
-    System.out.printf("abuse bridge-bodies: %d wrong operator bodies refused with a message naming the field%n", cases.size());
+    System.out.printf("abuse bridge-bodies: %d wrong operator bodies refused with a message naming the field, %s%n",
+        cases.size(), lag.figure());
+    assertTrue(lag.withinBound(), lag.figure());
     assertEquals(revision, await(controller.controlPlane().store().revision()));
   }
 

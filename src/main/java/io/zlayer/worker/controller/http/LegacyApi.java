@@ -29,7 +29,6 @@ public final class LegacyApi {
   static final int MAX_BODY_BYTES = 64 * 1024;
   static final long DEFAULT_WAIT_SECS = 30;
   static final long MAX_WAIT_SECS = 60;
-  public static final int DEFAULT_MAX_HELD_POLLS = 20_000;
   static final String RETRY_AFTER_SECS = "5";
 
   private final Vertx vertx;
