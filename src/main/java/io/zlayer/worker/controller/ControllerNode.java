@@ -190,7 +190,9 @@ public final class ControllerNode {
       registry = r;
       if (cp.store() instanceof io.zlayer.worker.store.etcd.EtcdStore etcd) {
         ownership = new NodeOwnership(etcd, r, cp.leases(), cp.nodes(), cp.clock());
-        return ownership.start();
+        // Each live controller proposes new node ids in its own residue class (NodeDirectory).
+        return r.followMembers(live -> cp.nodes().liveControllers(live, o.nodeId()))
+            .compose(v -> ownership.start());
       }
       return Future.<Void>succeededFuture();
     }).recover(e -> stop().transform(x -> Future.failedFuture(e)));

@@ -162,6 +162,45 @@ public final class ControllerRegistry {
     });
   }
 
+  private volatile io.zlayer.worker.store.Watch membersWatch;
+
+  /**
+   * Follows which controllers are live: {@code listener} hears their node_ids (this one's among
+   * them) at once and at every change. On the embedded store: this one alone, once.
+   */
+  public Future<Void> followMembers(java.util.function.Consumer<java.util.Set<Long>> listener) {
+    if (etcd == null) {
+      listener.accept(java.util.Set.of(self.nodeId()));
+      return Future.succeededFuture();
+    }
+    java.util.Set<Long> live = new java.util.concurrent.ConcurrentSkipListSet<>();
+    live.add(self.nodeId());
+    return etcd.revision().compose(rev -> etcd.range(PREFIX).compose(kvs -> {
+      kvs.forEach(kv -> memberId(kv.key()).ifPresent(live::add));
+      listener.accept(java.util.Set.copyOf(live));
+      membersWatch = etcd.watch(PREFIX, rev, event -> memberId(event.kv().key()).ifPresent(id -> {
+        boolean changed = event.type() == io.zlayer.worker.store.WatchEvent.Type.DELETE
+            ? id != self.nodeId() && live.remove(id) : live.add(id);
+        if (changed) {
+          listener.accept(java.util.Set.copyOf(live));
+        }
+      }));
+      return membersWatch.started();
+    }));
+  }
+
+  private java.util.Optional<Long> memberId(String key) {
+    String k = key.startsWith(etcd.prefix()) ? key.substring(etcd.prefix().length()) : key;
+    if (!k.startsWith(PREFIX)) {
+      return java.util.Optional.empty();
+    }
+    try {
+      return java.util.Optional.of(Long.parseLong(k.substring(PREFIX.length())));
+    } catch (NumberFormatException e) {
+      return java.util.Optional.empty();
+    }
+  }
+
   public Self self() {
     return self;
   }
@@ -193,6 +232,7 @@ public final class ControllerRegistry {
    */
   public void abandon() {
     closed = true;
+    stopFollowing();
     leading = false;
     if (keepAlive != null) {
       keepAlive.cancel();
@@ -206,10 +246,18 @@ public final class ControllerRegistry {
     }
     closed = true;
     leading = false;
+    stopFollowing();
     keepAlive.cancel();
     LeaderKey held = leadership;
     Future<Void> resign = held == null ? Future.succeededFuture() : etcd.election().resign(held).otherwiseEmpty();
     return resign.compose(v -> etcd.leases().revoke(leaseId)).otherwiseEmpty();
+  }
+
+  private void stopFollowing() {
+    io.zlayer.worker.store.Watch w = membersWatch;
+    if (w != null) {
+      w.cancel();
+    }
   }
 
   /** The lease of this controller's entry (0 on the embedded store): keys put under it vanish with it. */
