@@ -325,13 +325,14 @@ public final class ControllerNode {
   }
 
   private Future<Void> release() {
-    if (ownership != null) {
-      ownership.stop();
-      ownership = null;
-    }
+    NodeOwnership owned = ownership;
+    ownership = null;
     ControllerRegistry r = registry;
     registry = null;
-    Future<Void> chain = r == null ? Future.succeededFuture() : r.close();
+    Future<Void> chain = owned == null ? Future.succeededFuture() : owned.stop();
+    if (r != null) {
+      chain = chain.eventually(r::close);
+    }
     for (int i = deployments.size() - 1; i >= 0; i--) {
       String id = deployments.get(i);
       chain = chain.eventually(() -> vertx.undeploy(id));

@@ -173,16 +173,21 @@ public final class ControllerRegistry {
       listener.accept(java.util.Set.of(self.nodeId()));
       return Future.succeededFuture();
     }
+    java.util.function.Consumer<java.util.Set<Long>> tell = now -> {
+      members = now;
+      listener.accept(now);
+      onMembers.accept(now);
+    };
     java.util.Set<Long> live = new java.util.concurrent.ConcurrentSkipListSet<>();
     live.add(self.nodeId());
     return etcd.revision().compose(rev -> etcd.range(PREFIX).compose(kvs -> {
       kvs.forEach(kv -> memberId(kv.key()).ifPresent(live::add));
-      listener.accept(java.util.Set.copyOf(live));
+      tell.accept(java.util.Set.copyOf(live));
       membersWatch = etcd.watch(PREFIX, rev, event -> memberId(event.kv().key()).ifPresent(id -> {
         boolean changed = event.type() == io.zlayer.worker.store.WatchEvent.Type.DELETE
             ? id != self.nodeId() && live.remove(id) : live.add(id);
         if (changed) {
-          listener.accept(java.util.Set.copyOf(live));
+          tell.accept(java.util.Set.copyOf(live));
         }
       }));
       return membersWatch.started();
@@ -199,6 +204,19 @@ public final class ControllerRegistry {
     } catch (NumberFormatException e) {
       return java.util.Optional.empty();
     }
+  }
+
+  io.vertx.core.Vertx vertx() {
+    return vertx;
+  }
+
+  private volatile java.util.function.Consumer<java.util.Set<Long>> onMembers = live -> { };
+  private volatile java.util.Set<Long> members = java.util.Set.of();
+
+  /** Also told the live controllers at every change (the ownership: a crashed owner's nodes are orphans). */
+  public void onMembers(java.util.function.Consumer<java.util.Set<Long>> listener) {
+    onMembers = listener;
+    listener.accept(members);
   }
 
   public Self self() {
