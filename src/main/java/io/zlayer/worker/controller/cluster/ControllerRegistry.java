@@ -249,12 +249,20 @@ public final class ControllerRegistry {
    * does: its entry, leadership and ownerships end when etcd expires the lease (tests).
    */
   public void abandon() {
+    abandoned = true;
     closed = true;
     stopFollowing();
     leading = false;
     if (keepAlive != null) {
       keepAlive.cancel();
     }
+  }
+
+  private volatile boolean abandoned;
+
+  /** Whether {@link #abandon} was called: then nothing this controller put under a lease is revoked. */
+  public boolean abandoned() {
+    return abandoned;
   }
 
   /** Resigns and revokes the lease: the entry goes at once and another controller leads. */

@@ -200,15 +200,7 @@ public final class NodeOwnership {
       k.cancel();
     }
     long lease = ownershipLease;
-    return lease == 0 ? Future.succeededFuture() : etcd.leases().revoke(lease).otherwiseEmpty();
+    return lease == 0 || registry.abandoned() ? Future.succeededFuture() // as kill -9: etcd expires it : etcd.leases().revoke(lease).otherwiseEmpty();
   }
 
-  /** As a controller killed with -9: the ownership lease is no longer renewed (tests). */
-  public void abandon() {
-    stopped = true;
-    io.zlayer.worker.store.etcd.EtcdLeases.KeepAlive k = keepAlive;
-    if (k != null) {
-      k.cancel();
-    }
-  }
 }
