@@ -200,7 +200,9 @@ public final class NodeOwnership {
       k.cancel();
     }
     long lease = ownershipLease;
-    return lease == 0 || registry.abandoned() ? Future.succeededFuture() // as kill -9: etcd expires it : etcd.leases().revoke(lease).otherwiseEmpty();
+    if (lease == 0 || registry.abandoned()) {
+      return Future.succeededFuture(); // abandoned, as kill -9: etcd expires the lease
+    }
+    return etcd.leases().revoke(lease).otherwiseEmpty();
   }
-
 }
