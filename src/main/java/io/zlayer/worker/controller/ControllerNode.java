@@ -206,6 +206,11 @@ public final class ControllerNode {
         : r.list();
   }
 
+  /** Which nodes this controller owns in etcd; null until started, and on the embedded store. */
+  public NodeOwnership ownership() {
+    return ownership;
+  }
+
   /** This controller's entry among the cluster's controllers; null until started. */
   public ControllerRegistry registry() {
     return registry;

@@ -188,6 +188,11 @@ public final class NodeOwnership {
     }).onFailure(e -> LOG.warn("leader: could not read node owners: {}", e.getMessage()));
   }
 
+  /** The ownership lease (0 before it is granted, or while it is granted again): owners/ keys are put under it. */
+  public long leaseId() {
+    return ownershipLease;
+  }
+
   /** Stops following and revokes the ownership lease: the leader adopts this controller's nodes at once. */
   public Future<Void> stop() {
     stopped = true;
