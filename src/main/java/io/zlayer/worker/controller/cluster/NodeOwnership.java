@@ -22,8 +22,8 @@ import org.slf4j.LoggerFactory;
  * its nodes to a late renewal; re-granted, and every held node recorded again, if it ends anyway),
  * so it vanishes when the controller dies or stops. The leader also treats the nodes of an owner
  * that is no longer a live controller (its registration ended: at most
- * {@link ControllerRegistry#LEASE_TTL_SECS} after a crash) as orphans. Each controller sweeps only the leases it holds;
- * a controller that sees another take one of its nodes drops its lease. The leader gives every
+ * {@link ControllerRegistry#LEASE_TTL_SECS} after a crash) as orphans. Each controller sweeps
+ * only the leases it holds; a controller that sees another take one of its nodes drops its lease. The leader gives every
  * live node with no owner (its controller gone, or a cold start) the failover TTL and sweeps it
  * if nobody takes it: nobody is marked unreachable for a controller's death or a leader change.
  */
