@@ -28,6 +28,16 @@ public final class Rpc {
     }
   }
 
+  /**
+   * A status's message, never null: a status with none (a reset stream, a proxy, a lost
+   * connection) says so instead of printing "null".
+   */
+  public static String withReason(GrpcStatus status, String message) {
+    return message == null || message.isEmpty()
+        ? status.name() + " with no message from the controller (stream reset or connection lost)"
+        : message;
+  }
+
   public static <Req, Resp> Future<Resp> unary(GrpcClient client, SocketAddress address,
                                                ServiceMethod<Resp, Req> method, Req request) {
     return client.request(address, method)
@@ -35,7 +45,7 @@ public final class Rpc {
         .compose(response -> response.last().recover(e -> {
           GrpcStatus status = response.status();
           if (status != null && status != GrpcStatus.OK) {
-            return Future.failedFuture(new RpcException(status, response.statusMessage()));
+            return Future.failedFuture(new RpcException(status, withReason(status, response.statusMessage())));
           }
           return Future.failedFuture(e);
         }));

@@ -192,7 +192,9 @@ public final class ControllerNode {
       registry = r;
       if (cp.store() instanceof io.zlayer.worker.store.etcd.EtcdStore etcd) {
         ownership = new NodeOwnership(etcd, r, cp.leases(), cp.nodes(), cp.clock());
-        return ownership.start();
+        // Each live controller proposes new node ids in its own residue class (NodeDirectory).
+        return r.followMembers(live -> cp.nodes().liveControllers(live, o.nodeId()))
+            .compose(v -> ownership.start());
       }
       return Future.<Void>succeededFuture();
     }).recover(e -> stop().transform(x -> Future.failedFuture(e)));
@@ -204,6 +206,11 @@ public final class ControllerNode {
     return r == null ? Future.failedFuture(new io.zlayer.worker.controller.core.ControlPlaneException(
         io.zlayer.worker.controller.core.ControlPlaneException.Kind.UNAVAILABLE, "the controller is still starting"))
         : r.list();
+  }
+
+  /** Which nodes this controller owns in etcd; null until started, and on the embedded store. */
+  public NodeOwnership ownership() {
+    return ownership;
   }
 
   /** This controller's entry among the cluster's controllers; null until started. */
@@ -327,13 +334,14 @@ public final class ControllerNode {
   }
 
   private Future<Void> release() {
-    if (ownership != null) {
-      ownership.stop();
-      ownership = null;
-    }
+    NodeOwnership owned = ownership;
+    ownership = null;
     ControllerRegistry r = registry;
     registry = null;
-    Future<Void> chain = r == null ? Future.succeededFuture() : r.close();
+    Future<Void> chain = owned == null ? Future.succeededFuture() : owned.stop();
+    if (r != null) {
+      chain = chain.eventually(r::close);
+    }
     for (int i = deployments.size() - 1; i >= 0; i--) {
       String id = deployments.get(i);
       chain = chain.eventually(() -> vertx.undeploy(id));

@@ -184,4 +184,30 @@ class NodeOwnershipTest {
     until(vertx, "the leader lets go of node " + x, () -> leader.controlPlane().leases().get(x).isEmpty());
     assertEquals(NodeState.READY, leader.controlPlane().nodes().get(x).orElseThrow().state());
   }
+
+  @Test
+  void aControllerThatLostItsOwnershipLeaseRecordsItsNodesAgainUnderANewOne(Vertx vertx) throws Exception {
+    ControllerNode leader = controllers.get(0);
+    ControllerNode b = controllers.get(1);
+    long x = RawWorker.register(vertx, b).nodeId();
+    until(vertx, "the leader knows node " + x, () -> leader.controlPlane().nodes().get(x).isPresent());
+    await(heartbeat(vertx, b, x));
+    until(vertx, "B owns node " + x, () -> { try { return "2".equals(owner(x)); } catch (Exception e) { throw new AssertionError(e); } });
+
+    long registration = b.registry().leaseId();
+    long lost = b.ownership().leaseId();
+    await(direct.leases().revoke(lost)); // as after a stall longer than the ownership lease
+    until(vertx, "B records node " + x + " again under a new ownership lease", () -> {
+      try {
+        long now = b.ownership().leaseId();
+        return now != 0 && now != lost && "2".equals(owner(x));
+      } catch (Exception e) {
+        throw new AssertionError(e);
+      }
+    });
+    assertEquals(registration, b.registry().leaseId(), "its registration (and leadership lease) is untouched");
+    until(vertx, "the leader lets go of node " + x, () -> leader.controlPlane().leases().get(x).isEmpty());
+    assertEquals(NodeState.READY, leader.controlPlane().nodes().get(x).orElseThrow().state());
+    assertTrue(b.controlPlane().leases().get(x).isPresent(), "B still sweeps node " + x);
+  }
 }

@@ -138,6 +138,48 @@ class SeveralControllersTest {
     }
   }
 
+  /**
+   * A registration storm on three controllers at once: each proposes ids in its own residue class,
+   * so none runs out of attempts on node-id collisions, and every id is unique.
+   */
+  @Test
+  void aRegistrationStormOnThreeControllersGivesUniqueIdsWithoutCollisionFailures(Vertx vertx) throws Exception {
+    int perController = 60;
+    List<ControllerChannel> channels = controllers.stream().map(c -> TestCluster.channel(vertx, c, null)).toList();
+    try {
+      byte[] csr = RegisterTest.goodCsr();
+      List<Future<RegisterResponse>> calls = new ArrayList<>();
+      List<Integer> door = new ArrayList<>();
+      for (int c = 0; c < 3; c++) {
+        String token = await(controllers.get(c).controlPlane().tokens().mint(java.time.Duration.ofMinutes(10),
+            perController)).encode();
+        for (int i = 0; i < perController; i++) {
+          calls.add(channels.get(c).unary(ClusterControlPlaneGrpcClient.Register, RegisterRequest.newBuilder()
+              .setBootstrapToken(token).setProfile(RegisterTest.profile()).setCsrDer(ByteString.copyFrom(csr)).build()));
+          door.add(c);
+        }
+      }
+      // Interleaved as the calls were sent: controller 1's, then 2's, then 3's, all in flight at once.
+      await(Future.join(calls).otherwiseEmpty(), java.time.Duration.ofSeconds(120));
+      List<String> failures = calls.stream().filter(Future::failed).map(f -> f.cause().getMessage()).toList();
+      assertEquals(List.of(), failures, "no registration fails");
+      java.util.Set<Long> ids = new java.util.HashSet<>();
+      java.util.Map<Integer, java.util.Set<Long>> residues = new java.util.HashMap<>();
+      for (int i = 0; i < calls.size(); i++) {
+        long id = calls.get(i).result().getNodeId();
+        assertTrue(ids.add(id), "node id " + id + " given twice");
+        residues.computeIfAbsent(door.get(i), k -> new java.util.HashSet<>()).add(id % 3);
+      }
+      assertEquals(3 * perController, ids.size());
+      long collisions = controllers.stream().mapToLong(c -> c.controlPlane().registrar().collisions()).sum();
+      System.out.printf("several-controllers: registration storm %d workers on 3 controllers, highest id %d, residues %s, "
+          + "%d commit collisions%n", ids.size(), ids.stream().mapToLong(Long::longValue).max().orElse(0), residues, collisions);
+      assertEquals(0, collisions, "each controller proposes ids of its own class: no node-id collision");
+    } finally {
+      channels.forEach(ControllerChannel::close);
+    }
+  }
+
   @Test
   void anAssignmentThroughOneControllerReachesAWorkerOnAnotherAndARevocationCutsIt(Vertx vertx) throws Exception {
     ControllerNode a = controllers.get(0);

@@ -145,7 +145,8 @@ public final class GrpcTransport implements Transport {
     if (status == GrpcStatus.UNAVAILABLE && io.zlayer.worker.bus.Leaving.said(message)) {
       return new io.zlayer.worker.agent.session.ControllerLeaving(text);
     }
-    return REFUSALS.contains(status) ? new Refusal(text) : new Rpc.RpcException(status, stream + ": " + message);
+    return REFUSALS.contains(status) ? new Refusal(text)
+        : new Rpc.RpcException(status, stream + ": " + Rpc.withReason(status, message));
   }
 
   /** The three streams on one connection. */

@@ -162,6 +162,63 @@ public final class ControllerRegistry {
     });
   }
 
+  private volatile io.zlayer.worker.store.Watch membersWatch;
+
+  /**
+   * Follows which controllers are live: {@code listener} hears their node_ids (this one's among
+   * them) at once and at every change. On the embedded store: this one alone, once.
+   */
+  public Future<Void> followMembers(java.util.function.Consumer<java.util.Set<Long>> listener) {
+    if (etcd == null) {
+      listener.accept(java.util.Set.of(self.nodeId()));
+      return Future.succeededFuture();
+    }
+    java.util.function.Consumer<java.util.Set<Long>> tell = now -> {
+      members = now;
+      listener.accept(now);
+      onMembers.accept(now);
+    };
+    java.util.Set<Long> live = new java.util.concurrent.ConcurrentSkipListSet<>();
+    live.add(self.nodeId());
+    return etcd.revision().compose(rev -> etcd.range(PREFIX).compose(kvs -> {
+      kvs.forEach(kv -> memberId(kv.key()).ifPresent(live::add));
+      tell.accept(java.util.Set.copyOf(live));
+      membersWatch = etcd.watch(PREFIX, rev, event -> memberId(event.kv().key()).ifPresent(id -> {
+        boolean changed = event.type() == io.zlayer.worker.store.WatchEvent.Type.DELETE
+            ? id != self.nodeId() && live.remove(id) : live.add(id);
+        if (changed) {
+          tell.accept(java.util.Set.copyOf(live));
+        }
+      }));
+      return membersWatch.started();
+    }));
+  }
+
+  private java.util.Optional<Long> memberId(String key) {
+    String k = key.startsWith(etcd.prefix()) ? key.substring(etcd.prefix().length()) : key;
+    if (!k.startsWith(PREFIX)) {
+      return java.util.Optional.empty();
+    }
+    try {
+      return java.util.Optional.of(Long.parseLong(k.substring(PREFIX.length())));
+    } catch (NumberFormatException e) {
+      return java.util.Optional.empty();
+    }
+  }
+
+  io.vertx.core.Vertx vertx() {
+    return vertx;
+  }
+
+  private volatile java.util.function.Consumer<java.util.Set<Long>> onMembers = live -> { };
+  private volatile java.util.Set<Long> members = java.util.Set.of();
+
+  /** Also told the live controllers at every change (the ownership: a crashed owner's nodes are orphans). */
+  public void onMembers(java.util.function.Consumer<java.util.Set<Long>> listener) {
+    onMembers = listener;
+    listener.accept(members);
+  }
+
   public Self self() {
     return self;
   }
@@ -192,11 +249,20 @@ public final class ControllerRegistry {
    * does: its entry, leadership and ownerships end when etcd expires the lease (tests).
    */
   public void abandon() {
+    abandoned = true;
     closed = true;
+    stopFollowing();
     leading = false;
     if (keepAlive != null) {
       keepAlive.cancel();
     }
+  }
+
+  private volatile boolean abandoned;
+
+  /** Whether {@link #abandon} was called: then nothing this controller put under a lease is revoked. */
+  public boolean abandoned() {
+    return abandoned;
   }
 
   /** Resigns and revokes the lease: the entry goes at once and another controller leads. */
@@ -206,10 +272,18 @@ public final class ControllerRegistry {
     }
     closed = true;
     leading = false;
+    stopFollowing();
     keepAlive.cancel();
     LeaderKey held = leadership;
     Future<Void> resign = held == null ? Future.succeededFuture() : etcd.election().resign(held).otherwiseEmpty();
     return resign.compose(v -> etcd.leases().revoke(leaseId)).otherwiseEmpty();
+  }
+
+  private void stopFollowing() {
+    io.zlayer.worker.store.Watch w = membersWatch;
+    if (w != null) {
+      w.cancel();
+    }
   }
 
   /** The lease of this controller's entry (0 on the embedded store): keys put under it vanish with it. */

@@ -17,9 +17,13 @@ import org.slf4j.LoggerFactory;
 /**
  * Which controller holds which node's session, with several controllers on etcd. Heartbeats stay
  * in memory on the controller the worker is connected to; only a change of holder is written:
- * {@code owners/<node_id>} = the controller's node_id, under that controller's etcd lease, so it
- * vanishes when the controller dies or stops. Each controller sweeps only the leases it holds;
- * a controller that sees another take one of its nodes drops its lease. The leader gives every
+ * {@code owners/<node_id>} = the controller's node_id, under an ownership lease of that controller
+ * ({@link #OWNERSHIP_TTL_SECS}, longer than its registration's, so a loaded controller does not lose
+ * its nodes to a late renewal; re-granted, and every held node recorded again, if it ends anyway),
+ * so it vanishes when the controller dies or stops. The leader also treats the nodes of an owner
+ * that is no longer a live controller (its registration ended: at most
+ * {@link ControllerRegistry#LEASE_TTL_SECS} after a crash) as orphans. Each controller sweeps
+ * only the leases it holds; a controller that sees another take one of its nodes drops its lease. The leader gives every
  * live node with no owner (its controller gone, or a cold start) the failover TTL and sweeps it
  * if nobody takes it: nobody is marked unreachable for a controller's death or a leader change.
  */
@@ -34,6 +38,14 @@ public final class NodeOwnership {
   private final Clock clock;
   private final String self;
   private Watch watch;
+  /** Seconds the ownership lease outlives a controller that stopped renewing it. */
+  public static final long OWNERSHIP_TTL_SECS = 15;
+  private static final long REGRANT_RETRY_MS = 1000;
+  private volatile long ownershipLease;
+  private volatile io.vertx.core.Future<Long> granting;
+  private volatile io.zlayer.worker.store.etcd.EtcdLeases.KeepAlive keepAlive;
+  private volatile boolean stopped;
+  private volatile Set<Long> liveControllers = Set.of();
 
   public NodeOwnership(EtcdStore etcd, ControllerRegistry registry, LeaseDirectory leases, NodeDirectory nodes, Clock clock) {
     this.etcd = etcd;
@@ -46,23 +58,83 @@ public final class NodeOwnership {
 
   /** Follows ownership changes, records the nodes whose heartbeats land here, then campaigns. */
   public Future<Void> start() {
-    return etcd.revision().compose(rev -> {
+    return lease().compose(l -> etcd.revision()).compose(rev -> {
       watch = etcd.watch(PREFIX, rev, this::changed);
       return watch.started();
     }).onSuccess(v -> {
       leases.onHeld(this::held);
       // A controller that lost its etcd lease (and so its ownerships) records them again.
       registry.onRejoined(lease -> leases.heldNodes().forEach(this::held));
+      registry.onMembers(this::membersChanged);
       registry.campaign(this::adoptOrphans);
     });
   }
 
+  /** The ownership lease, granted (again, once at a time) when there is none. */
+  private Future<Long> lease() {
+    io.vertx.core.Promise<Long> promise;
+    synchronized (this) {
+      if (ownershipLease != 0) {
+        return Future.succeededFuture(ownershipLease);
+      }
+      if (granting != null) {
+        return granting;
+      }
+      promise = io.vertx.core.Promise.promise();
+      granting = promise.future();
+    }
+    etcd.leases().grant(OWNERSHIP_TTL_SECS).onComplete(ar -> {
+      synchronized (this) {
+        granting = null;
+        if (ar.succeeded() && !stopped) {
+          long lease = ar.result();
+          ownershipLease = lease;
+          io.zlayer.worker.store.etcd.EtcdLeases.KeepAlive k = etcd.leases().keepAlive(lease, OWNERSHIP_TTL_SECS);
+          keepAlive = k;
+          k.lost().onSuccess(v -> lost(lease));
+        }
+      }
+      if (ar.succeeded() && stopped) {
+        etcd.leases().revoke(ar.result());
+      }
+      promise.handle(ar);
+    });
+    return promise.future();
+  }
+
+  /** The ownership lease ended (etcd unreachable longer than its TTL): a new one, every held node again. */
+  private void lost(long lease) {
+    if (stopped || ownershipLease != lease) {
+      return;
+    }
+    ownershipLease = 0;
+    LOG.error("controller {}: its node-ownership lease ended (etcd unreachable or this controller stalled for {} s); "
+        + "recording its {} node(s) again under a new lease", self, OWNERSHIP_TTL_SECS, leases.heldNodes().size());
+    lease().onSuccess(l -> leases.heldNodes().forEach(this::held)).onFailure(e -> {
+      LOG.warn("controller {}: no new ownership lease yet ({}); retrying in {} ms", self, e.getMessage(), REGRANT_RETRY_MS);
+      registry.vertx().setTimer(REGRANT_RETRY_MS, t -> lost(0));
+    });
+  }
+
   private void held(long nodeId) {
-    etcd.put(PREFIX + nodeId, self, registry.leaseId()).onFailure(e -> {
+    lease().compose(lease -> etcd.put(PREFIX + nodeId, self, lease).onFailure(e -> {
+      if (String.valueOf(e.getMessage()).contains("lease not found") && ownershipLease == lease) {
+        lost(lease); // expired before etcd told the keep-alive
+      }
+    })).onFailure(e -> {
       LOG.warn("node {}: could not record this controller as its owner: {}", nodeId, e.getMessage());
       leases.release(nodeId); // recorded again at its next heartbeat
       leases.grantFailover(nodeId, clock.millis());
     });
+  }
+
+  /** The live controllers changed: when leading, the nodes of one that left are orphans now. */
+  private void membersChanged(Set<Long> live) {
+    Set<Long> before = liveControllers;
+    liveControllers = live;
+    if (registry.leading() && !before.isEmpty() && !live.containsAll(before)) {
+      adoptOrphans();
+    }
   }
 
   private void changed(WatchEvent event) {
@@ -90,7 +162,17 @@ public final class NodeOwnership {
   private void adoptOrphans() {
     etcd.range(PREFIX).onSuccess(kvs -> {
       Set<Long> owned = new HashSet<>();
-      kvs.forEach(kv -> owned.add(Long.parseLong(kv.key().substring(PREFIX.length()))));
+      Set<Long> live = liveControllers;
+      for (KeyValue kv : kvs) {
+        try {
+          // An owner that is no longer a live controller (crashed): its ownership lease outlives it.
+          if (live.isEmpty() || live.contains(Long.parseLong(kv.value()))) {
+            owned.add(Long.parseLong(kv.key().substring(PREFIX.length())));
+          }
+        } catch (NumberFormatException e) {
+          // not a node's owner entry
+        }
+      }
       long now = clock.millis();
       int adopted = 0;
       for (NodeRecord n : nodes.all()) {
@@ -106,10 +188,26 @@ public final class NodeOwnership {
     }).onFailure(e -> LOG.warn("leader: could not read node owners: {}", e.getMessage()));
   }
 
-  public void stop() {
+  /** The ownership lease (0 before it is granted, or while it is granted again): owners/ keys are put under it. */
+  public long leaseId() {
+    return ownershipLease;
+  }
+
+  /** Stops following and revokes the ownership lease: the leader adopts this controller's nodes at once. */
+  public Future<Void> stop() {
+    stopped = true;
     leases.onHeld(null);
     if (watch != null) {
       watch.cancel();
     }
+    io.zlayer.worker.store.etcd.EtcdLeases.KeepAlive k = keepAlive;
+    if (k != null) {
+      k.cancel();
+    }
+    long lease = ownershipLease;
+    if (lease == 0 || registry.abandoned()) {
+      return Future.succeededFuture(); // abandoned, as kill -9: etcd expires the lease
+    }
+    return etcd.leases().revoke(lease).otherwiseEmpty();
   }
 }

@@ -30,7 +30,9 @@ public final class ControlPlaneException extends RuntimeException {
   private final Kind kind;
 
   public ControlPlaneException(Kind kind, String message) {
-    super(message, null, false, false);
+    // Never a status without a message: a failure whose cause had none still says what failed.
+    super(message == null || message.isBlank() ? kind.name().toLowerCase(java.util.Locale.ROOT).replace('_', ' ')
+        + " (no detail; see the controller log)" : message, null, false, false);
     this.kind = kind;
   }
 

@@ -200,6 +200,37 @@ public final class NodeDirectory {
     highestId.accumulateAndGet(record.nodeId(), Math::max);
   }
 
+  /**
+   * With several live controllers, each proposes new ids in its own residue class (id % count ==
+   * rank, rank = its place among the live controllers by node_id), so concurrent registrations on
+   * different controllers do not propose the same id. One controller: count 1, every id.
+   */
+  private record IdClass(int count, int rank) {
+    boolean owns(long id) {
+      return count == 1 || Math.floorMod(id, count) == rank;
+    }
+  }
+
+  private volatile IdClass idClass = new IdClass(1, 0);
+  /** The next id of this controller's class to try (several controllers only). */
+  private long classCursor;
+
+  /**
+   * Tells which controllers are live: {@code controllerIds} (their node_ids, this one's {@code self}
+   * among them). One controller (or an unknown self) keeps plain "one past the highest" ids.
+   */
+  public void liveControllers(java.util.Collection<Long> controllerIds, long self) {
+    List<Long> sorted = controllerIds.stream().distinct().sorted().toList();
+    int rank = sorted.indexOf(self);
+    IdClass next = sorted.size() <= 1 || rank < 0 ? new IdClass(1, 0) : new IdClass(sorted.size(), rank);
+    synchronized (this) {
+      if (!next.equals(idClass)) {
+        idClass = next;
+        classCursor = 0; // restart from the lowest free id of the new class
+      }
+    }
+  }
+
   /** The id to try for a new node: the desired one when free, else one past the highest known. */
   public long proposeId(long desired) {
     // At or below the collection floor an absent id may be a collected node's, whose assignment
@@ -207,12 +238,38 @@ public final class NodeDirectory {
     if (desired > collectedFloor && !nodes.containsKey(desired)) {
       return desired;
     }
-    for (Long returned = unused.pollFirst(); returned != null; returned = unused.pollFirst()) {
-      if (returned > collectedFloor && !nodes.containsKey(returned)) {
-        return returned;
+    IdClass own = idClass;
+    if (own.count() == 1) {
+      for (Long returned = unused.pollFirst(); returned != null; returned = unused.pollFirst()) {
+        if (returned > collectedFloor && !nodes.containsKey(returned)) {
+          return returned;
+        }
+      }
+      return highestId.incrementAndGet();
+    }
+    for (Long returned : unused) {
+      if (own.owns(returned) && unused.remove(returned)) {
+        if (returned > collectedFloor && !nodes.containsKey(returned)) {
+          return returned;
+        }
       }
     }
-    return highestId.incrementAndGet();
+    return nextInClass(own);
+  }
+
+  /**
+   * The lowest id of {@code own} past the floor and every id it proposed so far that no known
+   * node holds. Bounded: it passes at most the known nodes of the class.
+   */
+  private synchronized long nextInClass(IdClass own) {
+    long n = Math.max(classCursor, collectedFloor + 1);
+    n += Math.floorMod(own.rank() - n, own.count()); // up to the class
+    while (nodes.containsKey(n)) {
+      n += own.count();
+    }
+    classCursor = n + own.count();
+    highestId.accumulateAndGet(n, Math::max);
+    return n;
   }
 
   /**

@@ -70,6 +70,13 @@ public final class Registrar {
                           String internalToken) {
   }
 
+  private final java.util.concurrent.atomic.AtomicLong collisions = new java.util.concurrent.atomic.AtomicLong();
+
+  /** Commits lost to another controller's registration (node id or token taken meanwhile; tests). */
+  public long collisions() {
+    return collisions.get();
+  }
+
   /** Register calls received, admitted or not (exposed for metrics and tests). */
   public long attempts() {
     return attempts.get();
@@ -144,6 +151,7 @@ public final class Registrar {
           }
           // Lost a race with another controller: the node id was taken or the token used meanwhile.
           nodes.reserve(nodeId);
+          collisions.incrementAndGet();
           if (attempt >= MAX_COMMIT_ATTEMPTS) {
             return Future.failedFuture(new ControlPlaneException(ControlPlaneException.Kind.UNAVAILABLE,
                 "registration kept colliding with other registrations; try again"));

@@ -53,12 +53,13 @@ public final class EtcdLeases {
   }
 
   /**
-   * Renews the lease every third of {@code ttlSeconds} over one keep-alive stream (reopened after
+   * Renews the lease every quarter of {@code ttlSeconds} (so three renewals may be late or lost on
+   * a loaded box before it ends) over one keep-alive stream (reopened after
    * an outage) until cancelled, or until etcd says the lease is gone: then {@link KeepAlive#lost()}
    * completes.
    */
   public KeepAlive keepAlive(long leaseId, long ttlSeconds) {
-    KeepAlive k = new KeepAlive(leaseId, Math.max(500, ttlSeconds * 1000 / 3));
+    KeepAlive k = new KeepAlive(leaseId, Math.max(500, ttlSeconds * 1000 / 4));
     alive.add(k);
     k.ctx.runOnContext(v -> k.tick());
     return k;
@@ -107,7 +108,8 @@ public final class EtcdLeases {
       if (cancelled) {
         return;
       }
-      timer = vertx.setTimer(periodMs, t -> ctx.runOnContext(v -> tick()));
+      // Set on ctx, the timer fires on ctx: no second trip through its (possibly busy) task queue.
+      timer = vertx.setTimer(periodMs, t -> tick());
       if (stream != null) {
         stream.write(LeaseKeepAliveRequest.newBuilder().setID(leaseId).build());
         return;
