@@ -66,6 +66,9 @@ final class WatchFeed<T> implements Runnable, Handler<NodeEventLog.Entry> {
   private Watch watch;
   private boolean ended;
   private long stallTimer = -1;
+  /** While the store is unreachable: the next read's delay (0 after a read that worked), and its timer. */
+  private long retryDelayMs;
+  private long retryTimer = -1;
 
   WatchFeed(GrpcServerResponse<?, T> response, NodePrincipal node, long afterRevision, Function<NodeEventLog.Entry, T> encode,
             Live live, Pages pages, OpenStreams streams, io.vertx.core.http.HttpConnection connection, long stallLimitMs) {
@@ -95,6 +98,10 @@ final class WatchFeed<T> implements Runnable, Handler<NodeEventLog.Entry> {
       context.owner().cancelTimer(stallTimer);
       stallTimer = -1;
     }
+    if (retryTimer >= 0 && context != null) {
+      context.owner().cancelTimer(retryTimer);
+      retryTimer = -1;
+    }
     if (watch != null) {
       watch.cancel();
       watch = null;
@@ -110,9 +117,10 @@ final class WatchFeed<T> implements Runnable, Handler<NodeEventLog.Entry> {
       return;
     }
     if (ar.failed()) {
-      unavailable();
+      storeFailed(ar.cause());
       return;
     }
+    retryDelayMs = 0;
     List<NodeEventLog.Entry> page = ar.result();
     for (int i = 0; i < page.size(); i++) {
       if (!write(page.get(i))) {
@@ -126,7 +134,12 @@ final class WatchFeed<T> implements Runnable, Handler<NodeEventLog.Entry> {
       page();
     } else {
       watch = live.open(node, last, this);
-      watch.started().onFailure(e -> onContext(this::unavailable));
+      Watch opened = watch;
+      opened.started().onFailure(e -> onContext(() -> {
+        if (watch == opened) {
+          storeFailed(e);
+        }
+      }));
     }
   }
 
@@ -186,6 +199,42 @@ final class WatchFeed<T> implements Runnable, Handler<NodeEventLog.Entry> {
     GrpcReplies.fail(response, new ControlPlaneException(ControlPlaneException.Kind.RESOURCE_EXHAUSTED,
         "slow consumer: the stream was not read for " + stallLimitMs + " ms with its queue full;"
             + " resume from revision " + last));
+  }
+
+  /**
+   * A read or a watch the store refused. While the store is unreachable (etcd down or restarting)
+   * the stream stays open and the feed reads again from its last revision, backing off from 250 ms
+   * to 5 s: the worker's session and heartbeats go on, and it gets what it missed when the store is
+   * back. Any other failure ends the stream (see {@link #unavailable}).
+   */
+  private void storeFailed(Throwable cause) {
+    if (ended) {
+      return;
+    }
+    if (watch != null) {
+      watch.cancel();
+      watch = null;
+    }
+    if (context == null || !unreachable(cause)) {
+      unavailable();
+      return;
+    }
+    retryDelayMs = retryDelayMs == 0 ? 250 : Math.min(5_000, 2 * retryDelayMs);
+    retryTimer = context.owner().setTimer(retryDelayMs, t -> {
+      retryTimer = -1;
+      if (!ended) {
+        page();
+      }
+    });
+  }
+
+  private static boolean unreachable(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof io.zlayer.worker.store.StoreUnavailableException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** A feed that cannot read the log must not leave the worker on a silent stream: end it, and the worker resumes. */
