@@ -2,6 +2,7 @@ package io.zlayer.worker.store.etcd;
 
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpVersion;
 import io.vertx.core.net.PemKeyCertOptions;
@@ -59,10 +60,16 @@ final class EtcdClient {
             .setCertPath(options.certFile().toString()).setKeyPath(options.keyFile().toString()));
       }
     }
-    this.client = GrpcClient.builder(vertx)
+    HttpClient httpClient = vertx.httpClientBuilder()
         .with(http)
-        .with(new GrpcClientOptions().setMaxMessageSize(MAX_MESSAGE_BYTES).setScheduleDeadlineAutomatically(true))
+        .withConnectHandler(EtcdRstAllowance::lift)
         .build();
+    // GrpcClient.client(vertx, httpClient) would take the default options (a 256 KiB message cap);
+    // the impl's constructor takes both (and closes the HTTP client with the gRPC client).
+    this.client = new io.vertx.grpc.client.impl.GrpcClientImpl(vertx,
+        new GrpcClientOptions().setMaxMessageSize(MAX_MESSAGE_BYTES).setScheduleDeadlineAutomatically(true),
+        httpClient, true) {
+    };
   }
 
   String endpoint() {
