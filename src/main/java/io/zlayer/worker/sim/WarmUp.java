@@ -130,13 +130,36 @@ final class WarmUp {
       deregistered += deregister(w);
     }
     double registerSecs = (System.nanoTime() - t0) / 1e9;
-    int collected = operator.request(Addresses.OPERATOR_GC, new JsonObject()).getInteger("collected", 0);
+    int collected = collect();
     double quietAfter = awaitQuietJit(controllerMetrics);
     progress.printf("sim: warm-up: %d throwaway workers registered (%d at %d/s until %s, then %d at full speed) "
         + "in %.1f s, %d deregistered and %d collected by the operator; JIT quiet in both JVMs %.0f s later (not "
         + "counted in any figure)%n", fleet.registered.get(), pacedDone, PACE_PER_SEC,
         converged ? "neither JIT had compiled for " + PACED_QUIET_SECONDS + " s" : "the warm-up's keys ran out",
         started - pacedDone, registerSecs, deregistered, collected, quietAfter);
+  }
+
+  /**
+   * The operator's gc of the deregistered warm-up nodes. On etcd, thousands of deletes at once may
+   * meet etcd's load shedding ("too many requests", answered 503): the gc is idempotent, so it is
+   * asked again, a bounded number of times, after a pause.
+   */
+  private static final int GC_ATTEMPTS = 10;
+  private static final long GC_RETRY_MS = 2_000;
+
+  private int collect() throws Exception {
+    int collected = 0;
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return collected + operator.request(Addresses.OPERATOR_GC, new JsonObject()).getInteger("collected", 0);
+      } catch (Exception e) {
+        if (attempt >= GC_ATTEMPTS) {
+          throw e;
+        }
+        progress.printf("sim: warm-up: gc refused (%s); again in %d ms%n", e.getMessage(), GC_RETRY_MS);
+        Thread.sleep(GC_RETRY_MS); // bounded: GC_ATTEMPTS
+      }
+    }
   }
 
   private int deregister(SimNode w) throws Exception {

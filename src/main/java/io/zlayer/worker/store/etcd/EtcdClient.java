@@ -129,6 +129,13 @@ final class EtcdClient {
           + (status == null ? "" : " (" + status + (message == null ? "" : ": " + message) + ")")
           + "; a write's outcome is unknown", cause);
     }
+    if (status == GrpcStatus.RESOURCE_EXHAUSTED
+        || (message != null && message.contains("etcdserver: too many requests"))) {
+      // etcd sheds load before it proposes anything (its applied index is too far behind):
+      // nothing was written, and the caller may try again shortly, as with an unreachable etcd.
+      return new StoreUnavailableException("etcd " + endpoint() + " is overloaded and refused " + method.methodName()
+          + " (" + message + "); nothing was written", cause);
+    }
     return new EtcdException(status, "etcd " + method.methodName() + " failed: " + status
         + (message == null ? "" : ": " + message), cause);
   }
