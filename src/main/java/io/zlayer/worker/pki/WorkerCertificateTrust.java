@@ -1,11 +1,9 @@
-package io.zlayer.worker.controller;
+package io.zlayer.worker.pki;
 
-import io.zlayer.worker.controller.core.NodeDirectory;
-import io.zlayer.worker.pki.Fingerprints;
-import io.zlayer.worker.pki.WorkerCa;
 import java.net.Socket;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
+import java.util.function.Predicate;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.X509ExtendedTrustManager;
 
@@ -15,16 +13,18 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * signature (verified with BouncyCastle) and be within its validity; anything else fails the
  * handshake. The JDK's PKIX validator did the same with SunEC's P-256 and cost more than half
  * the controller's CPU while a fleet reconnected. Authorization stays with the
- * {@link io.zlayer.worker.controller.core.NodeGate}.
+ * {@link io.zlayer.worker.controller.core.NodeGate}. The handshake benchmark
+ * ({@link io.zlayer.worker.sim.HandshakeCost}) measures this same check.
  */
-final class WorkerCertificateTrust extends X509ExtendedTrustManager {
+public final class WorkerCertificateTrust extends X509ExtendedTrustManager {
   private final WorkerCa ca;
-  private final NodeDirectory nodes;
+  private final Predicate<String> knownFingerprint;
   private final X509Certificate[] issuers;
 
-  WorkerCertificateTrust(WorkerCa ca, NodeDirectory nodes) {
+  /** {@code knownFingerprint}: whether a certificate's SHA-256 (lower-case hex) was issued to a node. */
+  public WorkerCertificateTrust(WorkerCa ca, Predicate<String> knownFingerprint) {
     this.ca = ca;
-    this.nodes = nodes;
+    this.knownFingerprint = knownFingerprint;
     this.issuers = new X509Certificate[] {ca.certificate()};
   }
 
@@ -50,7 +50,7 @@ final class WorkerCertificateTrust extends X509ExtendedTrustManager {
     X509Certificate leaf = chain[0];
     // Known by fingerprint: issued by us to a node. Expiry and revocation are the gate's to judge
     // (from the stored record); reading the certificate's fields here would parse it for nothing.
-    if (nodes.knowsCertificate(Fingerprints.sha256Hex(leaf.getEncoded()))) {
+    if (knownFingerprint.test(Fingerprints.sha256Hex(leaf.getEncoded()))) {
       return;
     }
     if (!ca.issued(leaf)) {
