@@ -1,11 +1,8 @@
 package io.zlayer.worker.pki;
 
-import java.net.Socket;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.util.function.Predicate;
-import javax.net.ssl.SSLEngine;
-import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
  * The TLS layer's check of a worker's client certificate. A certificate this controller issued
@@ -16,34 +13,21 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * {@link io.zlayer.worker.controller.core.NodeGate}. The handshake benchmark
  * ({@link io.zlayer.worker.sim.HandshakeCost}) measures this same check.
  */
-public final class WorkerCertificateTrust extends X509ExtendedTrustManager {
+public final class WorkerCertificateTrust extends OneSidedTrust {
   private final WorkerCa ca;
   private final Predicate<String> knownFingerprint;
   private final X509Certificate[] issuers;
 
   /** {@code knownFingerprint}: whether a certificate's SHA-256 (lower-case hex) was issued to a node. */
   public WorkerCertificateTrust(WorkerCa ca, Predicate<String> knownFingerprint) {
+    super(Side.CLIENT, "the controller does not verify servers with this trust manager");
     this.ca = ca;
     this.knownFingerprint = knownFingerprint;
     this.issuers = new X509Certificate[] {ca.certificate()};
   }
 
   @Override
-  public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-    check(chain);
-  }
-
-  @Override
-  public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-    check(chain);
-  }
-
-  @Override
-  public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
-    check(chain);
-  }
-
-  private void check(X509Certificate[] chain) throws CertificateException {
+  protected void check(X509Certificate[] chain) throws CertificateException {
     if (chain == null || chain.length == 0) {
       throw new CertificateException("no client certificate");
     }
@@ -56,21 +40,6 @@ public final class WorkerCertificateTrust extends X509ExtendedTrustManager {
     if (!ca.issued(leaf)) {
       throw new CertificateException("client certificate was not issued by this cluster's worker CA or has expired");
     }
-  }
-
-  @Override
-  public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-    throw new CertificateException("the controller does not verify servers with this trust manager");
-  }
-
-  @Override
-  public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-    checkServerTrusted(chain, authType);
-  }
-
-  @Override
-  public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
-    checkServerTrusted(chain, authType);
   }
 
   @Override
