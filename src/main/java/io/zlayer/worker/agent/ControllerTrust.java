@@ -1,17 +1,15 @@
 package io.zlayer.worker.agent;
 
 import io.zlayer.worker.pki.Fingerprints;
+import io.zlayer.worker.pki.OneSidedTrust;
 import io.zlayer.worker.pki.Pem;
 import io.zlayer.worker.pki.Pki;
-import java.net.Socket;
 import java.security.Signature;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import javax.net.ssl.SSLEngine;
-import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
  * How a worker trusts a controller: the server certificate must be signed by the cluster CA
@@ -19,13 +17,14 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * meant for a server (serverAuth: worker certificates carry clientAuth only, so a worker cannot
  * pose as a controller). A certificate once verified is remembered by fingerprint.
  */
-final class ControllerTrust extends X509ExtendedTrustManager {
+final class ControllerTrust extends OneSidedTrust {
   private static final String SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
 
   private final X509Certificate ca;
   private final Set<String> verified = ConcurrentHashMap.newKeySet();
 
   ControllerTrust(String caPem) {
+    super(Side.SERVER, "a worker does not accept clients");
     List<X509Certificate> certs = Pem.parseCertificates(caPem);
     if (certs.isEmpty()) {
       throw new IllegalArgumentException("no CA certificate");
@@ -33,7 +32,8 @@ final class ControllerTrust extends X509ExtendedTrustManager {
     this.ca = certs.get(0);
   }
 
-  private void check(X509Certificate[] chain) throws CertificateException {
+  @Override
+  protected void check(X509Certificate[] chain) throws CertificateException {
     if (chain == null || chain.length == 0) {
       throw new CertificateException("the controller presented no certificate");
     }
@@ -61,36 +61,6 @@ final class ControllerTrust extends X509ExtendedTrustManager {
       throw new CertificateException("cannot verify the controller's certificate: " + e.getMessage(), e);
     }
     verified.add(fingerprint);
-  }
-
-  @Override
-  public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-    check(chain);
-  }
-
-  @Override
-  public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-    check(chain);
-  }
-
-  @Override
-  public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
-    check(chain);
-  }
-
-  @Override
-  public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-    throw new CertificateException("a worker does not accept clients");
-  }
-
-  @Override
-  public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-    checkClientTrusted(chain, authType);
-  }
-
-  @Override
-  public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
-    checkClientTrusted(chain, authType);
   }
 
   @Override

@@ -16,6 +16,7 @@ import io.zlayer.worker.controller.core.NodeGate;
 import io.zlayer.worker.controller.grpc.ControlPlaneGrpc;
 import io.zlayer.worker.controller.grpc.StreamFootprint;
 import io.zlayer.worker.controller.http.LegacyApi;
+import io.zlayer.worker.pki.WorkerCertificateTrust;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -123,7 +124,7 @@ public final class ControllerVerticle extends VerticleBase {
         .setKeyCertOptions(new PemKeyCertOptions()
             .setKeyValue(Buffer.buffer(cp.serverIdentity().keyPem()))
             .setCertValue(Buffer.buffer(cp.serverIdentity().certChainPem())))
-        .setTrustOptions(io.vertx.core.net.TrustOptions.wrap(new WorkerCertificateTrust(cp.ca(), cp.nodes())))
+        .setTrustOptions(io.vertx.core.net.TrustOptions.wrap(new WorkerCertificateTrust(cp.ca(), cp.nodes()::knowsCertificate)))
         .setClientAuth(ClientAuth.REQUEST)
         .setSslHandshakeTimeout(cp.options().connections().tlsHandshakeTimeout().toMillis())
         .setSslHandshakeTimeoutUnit(java.util.concurrent.TimeUnit.MILLISECONDS)

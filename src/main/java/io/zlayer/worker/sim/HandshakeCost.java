@@ -18,16 +18,14 @@ import io.zlayer.worker.pki.ServerIdentity;
 import io.zlayer.worker.pki.TlsEngines;
 import io.zlayer.worker.pki.TlsTickets;
 import io.zlayer.worker.pki.WorkerCa;
+import io.zlayer.worker.pki.WorkerCertificateTrust;
 import io.zlayer.worker.pki.WorkerKeys;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
-import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
-import java.security.cert.CertificateException;
-import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -36,7 +34,6 @@ import java.util.Set;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLEngineResult.HandshakeStatus;
 import javax.net.ssl.SSLException;
-import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
  * What a worker's TLS handshake costs the controller, full (ECDHE, the controller's ECDSA
@@ -121,7 +118,7 @@ public final class HandshakeCost {
           .clientAuth(ClientAuth.OPTIONAL)
           .keyMananagerFactory(new PemKeyCertOptions().setKeyValue(Buffer.buffer(serverId.keyPem()))
               .setCertValue(Buffer.buffer(serverId.certChainPem())).getKeyManagerFactory(vertx))
-          .trustManagerFactory(TrustOptions.wrap(new KnownCertificates(ca, Set.of(Fingerprints.sha256Hex(cert.der()))))
+          .trustManagerFactory(TrustOptions.wrap(new WorkerCertificateTrust(ca, Set.of(Fingerprints.sha256Hex(cert.der()))::contains))
               .getTrustManagerFactory(vertx))
           .create();
       SslContext client = new TlsSessions().engineOptions(node).sslContextFactory()
@@ -223,61 +220,6 @@ public final class HandshakeCost {
   private static void tasks(SSLEngine engine) {
     for (Runnable task = engine.getDelegatedTask(); task != null; task = engine.getDelegatedTask()) {
       task.run();
-    }
-  }
-
-  /** The endpoint's check of a registered node's certificate: a fingerprint lookup, else the CA's signature. */
-  private static final class KnownCertificates extends X509ExtendedTrustManager {
-    private final WorkerCa ca;
-    private final Set<String> known;
-
-    KnownCertificates(WorkerCa ca, Set<String> known) {
-      this.ca = ca;
-      this.known = known;
-    }
-
-    private void check(X509Certificate[] chain) throws CertificateException {
-      if (chain == null || chain.length == 0) {
-        throw new CertificateException("no client certificate");
-      }
-      if (!known.contains(Fingerprints.sha256Hex(chain[0].getEncoded())) && !ca.issued(chain[0])) {
-        throw new CertificateException("not issued by this CA");
-      }
-    }
-
-    @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-      check(chain);
-    }
-
-    @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-      check(chain);
-    }
-
-    @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
-      check(chain);
-    }
-
-    @Override
-    public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-      throw new CertificateException("server side only");
-    }
-
-    @Override
-    public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-      throw new CertificateException("server side only");
-    }
-
-    @Override
-    public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
-      throw new CertificateException("server side only");
-    }
-
-    @Override
-    public X509Certificate[] getAcceptedIssuers() {
-      return new X509Certificate[] {ca.certificate()};
     }
   }
 }

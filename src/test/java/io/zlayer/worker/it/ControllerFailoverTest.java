@@ -52,11 +52,7 @@ class ControllerFailoverTest {
   EtcdServer etcd;
 
   @RegisterExtension
-  final AfterTestExecutionCallback dumpOnFailure = context -> {
-    if (context.getExecutionException().isPresent() && procs != null) {
-      procs.dumpLogs();
-    }
-  };
+  final AfterTestExecutionCallback dumpOnFailure = Processes.dumpLogsOnFailure(() -> procs);
 
   @BeforeEach
   void setUp() {

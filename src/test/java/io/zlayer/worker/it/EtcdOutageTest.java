@@ -16,7 +16,6 @@ import io.zlayer.worker.bus.Addresses;
 import io.zlayer.worker.config.WorkerOptions;
 import io.zlayer.worker.controller.ControllerNode;
 import io.zlayer.worker.controller.core.Lease;
-import io.zlayer.worker.pki.SecureFiles;
 import io.zlayer.worker.store.etcd.EtcdServer;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -42,12 +41,7 @@ class EtcdOutageTest {
 
   @AfterEach
   void stop() throws Exception {
-    if (agent != null) {
-      await(agent.stop(false));
-    }
-    if (controller != null) {
-      await(controller.stop());
-    }
+    TestCluster.stop(agent, controller);
     if (etcd != null) {
       etcd.close();
     }
@@ -66,8 +60,7 @@ class EtcdOutageTest {
         .put("store", new JsonObject().put("type", "etcd").put("endpoints", new JsonArray().add(etcd.endpoint())))));
     WorkerOptions options = TestCluster.workerOptions(dir.resolve("worker"), new JsonObject()
         .put("executor", "external").put("heartbeat_min_ttl", "2s").put("heartbeat_grace", "2s"), controller.port());
-    SecureFiles.writePrivate(options.tokenFile(), TestCluster.mint(controller).encode());
-    Future<JsonObject> up = WorkerJoinTest.sessionEvent(vertx, "up");
+    Future<JsonObject> up = TestCluster.enrol(vertx, controller, options);
     agent = await(WorkerAgent.start(vertx, options));
     long nodeId = await(up).getLong("node_id");
 

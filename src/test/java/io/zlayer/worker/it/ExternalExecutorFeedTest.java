@@ -13,7 +13,6 @@ import io.zlayer.worker.agent.WorkerAgent;
 import io.zlayer.worker.bus.Addresses;
 import io.zlayer.worker.config.WorkerOptions;
 import io.zlayer.worker.controller.ControllerNode;
-import io.zlayer.worker.pki.SecureFiles;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.net.Socket;
@@ -44,12 +43,7 @@ class ExternalExecutorFeedTest {
 
   @AfterEach
   void stop() throws Exception {
-    if (agent != null) {
-      await(agent.stop(false));
-    }
-    if (controller != null) {
-      await(controller.stop());
-    }
+    TestCluster.stop(agent, controller);
   }
 
   /** One connection of the external executor. */
@@ -147,8 +141,7 @@ class ExternalExecutorFeedTest {
     int bridgePort = TestCluster.freePort();
     WorkerOptions options = TestCluster.workerOptions(dir.resolve("worker"),
         new JsonObject().put("executor", "external").put("bridge_port", bridgePort), controller.port());
-    SecureFiles.writePrivate(options.tokenFile(), TestCluster.mint(controller).encode());
-    Future<JsonObject> up = WorkerJoinTest.sessionEvent(vertx, "up");
+    Future<JsonObject> up = TestCluster.enrol(vertx, controller, options);
     agent = await(WorkerAgent.start(vertx, options));
     long nodeId = await(up).getLong("node_id");
     String secret = Files.readString(dir.resolve("worker").resolve("bridge.token")).trim();

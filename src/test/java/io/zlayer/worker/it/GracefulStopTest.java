@@ -14,7 +14,6 @@ import io.zlayer.worker.bus.Leaving;
 import io.zlayer.worker.config.ControllerOptions;
 import io.zlayer.worker.config.WorkerOptions;
 import io.zlayer.worker.controller.ControllerNode;
-import io.zlayer.worker.pki.SecureFiles;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -43,12 +42,7 @@ class GracefulStopTest {
 
   @AfterEach
   void stop() throws Exception {
-    if (agent != null) {
-      await(agent.stop(false));
-    }
-    if (controller != null) {
-      await(controller.stop());
-    }
+    TestCluster.stop(agent, controller);
   }
 
   @ParameterizedTest
@@ -58,8 +52,7 @@ class GracefulStopTest {
     controller = TestCluster.startController(vertx, options);
     WorkerOptions workerOptions = TestCluster.workerOptions(dir.resolve("worker"),
         new JsonObject().put("protocol", protocol), controller.port());
-    SecureFiles.writePrivate(workerOptions.tokenFile(), TestCluster.mint(controller).encode());
-    Future<JsonObject> up = WorkerJoinTest.sessionEvent(vertx, "up");
+    Future<JsonObject> up = TestCluster.enrol(vertx, controller, workerOptions);
     agent = await(WorkerAgent.start(vertx, workerOptions));
     long nodeId = await(up).getLong("node_id");
 

@@ -36,12 +36,7 @@ class HeldPollLimitsTest {
 
   @AfterEach
   void stop() throws Exception {
-    if (client != null) {
-      await(client.close());
-    }
-    if (controller != null) {
-      await(controller.stop());
-    }
+    TestCluster.stop(client, controller);
   }
 
   @Test

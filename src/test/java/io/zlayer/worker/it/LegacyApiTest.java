@@ -31,12 +31,7 @@ class LegacyApiTest {
 
   @AfterEach
   void stop() throws Exception {
-    if (client != null) {
-      await(client.close());
-    }
-    if (controller != null) {
-      await(controller.stop());
-    }
+    TestCluster.stop(client, controller);
   }
 
   private long assign(Vertx vertx, long nodeId, String service) throws Exception {

@@ -91,6 +91,26 @@ class NodeOwnershipTest {
     return await(direct.get("owners/" + nodeId)).map(kv -> kv.value()).orElse(null);
   }
 
+  /** Until etcd names B (controller "2") the node's owner. */
+  private void untilBOwns(Vertx vertx, long nodeId) throws Exception {
+    until(vertx, "B owns node " + nodeId, () -> {
+      try {
+        return "2".equals(owner(nodeId));
+      } catch (Exception e) {
+        throw new AssertionError(e);
+      }
+    });
+  }
+
+  /** Registers a node with B, heartbeats it there once the leader knows it, and waits until B owns it. */
+  private long registerOnB(Vertx vertx, ControllerNode leader, ControllerNode b) throws Exception {
+    long x = RawWorker.register(vertx, b).nodeId();
+    until(vertx, "the leader knows node " + x, () -> leader.controlPlane().nodes().get(x).isPresent());
+    await(heartbeat(vertx, b, x));
+    untilBOwns(vertx, x);
+    return x;
+  }
+
   @Test
   void heartbeatsStayInMemoryAndAStoppedControllersNodesAreAdoptedByTheLeader(Vertx vertx) throws Exception {
     ControllerNode leader = controllers.get(0);
@@ -106,7 +126,7 @@ class NodeOwnershipTest {
           .allMatch(n -> n.controlPlane().nodes().get(id).isPresent()));
       await(heartbeat(vertx, b, id));
     }
-    until(vertx, "B owns node " + x, () -> { try { return "2".equals(owner(x)); } catch (Exception e) { throw new AssertionError(e); } });
+    untilBOwns(vertx, x);
 
     // Steady state: heartbeats every 100 ms from every worker; etcd's revision does not move.
     long before = await(direct.revision());
@@ -167,10 +187,7 @@ class NodeOwnershipTest {
   void aControllerThatLostItsEtcdLeaseRegistersAgainAndRecordsItsNodes(Vertx vertx) throws Exception {
     ControllerNode leader = controllers.get(0);
     ControllerNode b = controllers.get(1);
-    long x = RawWorker.register(vertx, b).nodeId();
-    until(vertx, "the leader knows node " + x, () -> leader.controlPlane().nodes().get(x).isPresent());
-    await(heartbeat(vertx, b, x));
-    until(vertx, "B owns node " + x, () -> { try { return "2".equals(owner(x)); } catch (Exception e) { throw new AssertionError(e); } });
+    long x = registerOnB(vertx, leader, b);
 
     long lost = b.registry().leaseId();
     await(direct.leases().revoke(lost)); // as after a partition longer than the lease
@@ -189,10 +206,7 @@ class NodeOwnershipTest {
   void aControllerThatLostItsOwnershipLeaseRecordsItsNodesAgainUnderANewOne(Vertx vertx) throws Exception {
     ControllerNode leader = controllers.get(0);
     ControllerNode b = controllers.get(1);
-    long x = RawWorker.register(vertx, b).nodeId();
-    until(vertx, "the leader knows node " + x, () -> leader.controlPlane().nodes().get(x).isPresent());
-    await(heartbeat(vertx, b, x));
-    until(vertx, "B owns node " + x, () -> { try { return "2".equals(owner(x)); } catch (Exception e) { throw new AssertionError(e); } });
+    long x = registerOnB(vertx, leader, b);
 
     long registration = b.registry().leaseId();
     long lost = b.ownership().leaseId();

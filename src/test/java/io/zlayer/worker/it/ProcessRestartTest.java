@@ -46,11 +46,7 @@ class ProcessRestartTest {
 
   /** On failure, print every child's output (before @AfterEach kills them and the temp dir goes). */
   @RegisterExtension
-  final AfterTestExecutionCallback dumpOnFailure = context -> {
-    if (context.getExecutionException().isPresent() && procs != null) {
-      procs.dumpLogs();
-    }
-  };
+  final AfterTestExecutionCallback dumpOnFailure = Processes.dumpLogsOnFailure(() -> procs);
 
   @BeforeEach
   void setUp() {

@@ -17,7 +17,9 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import java.util.function.Supplier;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.extension.AfterTestExecutionCallback;
 
 /**
  * End-to-end helpers: the controller and the worker as real child JVMs ({@code Main controller},
@@ -341,6 +343,20 @@ public final class Processes implements AutoCloseable {
     List<ProcessHandle> children = h.descendants().toList();
     h.destroyForcibly();
     children.forEach(ProcessHandle::destroyForcibly);
+  }
+
+  /**
+   * For a test's {@code @RegisterExtension} field: when the test failed, {@link #dumpLogs()} of the
+   * test's processes (read when it ends; null: nothing started), before {@code @AfterEach} stops
+   * them and the temp dir goes.
+   */
+  public static AfterTestExecutionCallback dumpLogsOnFailure(Supplier<Processes> procs) {
+    return context -> {
+      Processes p = procs.get();
+      if (context.getExecutionException().isPresent() && p != null) {
+        p.dumpLogs();
+      }
+    };
   }
 
   /** Prints every child's output file. */

@@ -13,7 +13,6 @@ import io.zlayer.worker.agent.session.Session;
 import io.zlayer.worker.bus.Addresses;
 import io.zlayer.worker.config.WorkerOptions;
 import io.zlayer.worker.controller.ControllerNode;
-import io.zlayer.worker.pki.SecureFiles;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
@@ -34,19 +33,13 @@ class RefusedNodeTest {
 
   @AfterEach
   void stop() throws Exception {
-    if (agent != null) {
-      await(agent.stop(false));
-    }
-    if (controller != null) {
-      await(controller.stop());
-    }
+    TestCluster.stop(agent, controller);
   }
 
   private long join(Vertx vertx, JsonObject overrides) throws Exception {
     controller = TestCluster.startController(vertx, TestCluster.controllerOptions(dir, new JsonObject()));
     WorkerOptions options = TestCluster.workerOptions(dir.resolve("worker"), overrides, controller.port());
-    SecureFiles.writePrivate(options.tokenFile(), TestCluster.mint(controller).encode());
-    Future<JsonObject> up = WorkerJoinTest.sessionEvent(vertx, "up");
+    Future<JsonObject> up = TestCluster.enrol(vertx, controller, options);
     agent = await(WorkerAgent.start(vertx, options));
     return await(up).getLong("node_id");
   }

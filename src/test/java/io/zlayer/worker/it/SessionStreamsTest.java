@@ -15,7 +15,6 @@ import io.zlayer.worker.bus.Addresses;
 import io.zlayer.worker.config.WorkerOptions;
 import io.zlayer.worker.controller.ControllerNode;
 import io.zlayer.worker.controller.core.NodeState;
-import io.zlayer.worker.pki.SecureFiles;
 import io.zlayer.worker.proto.ContainerStatus;
 import java.nio.file.Path;
 import java.util.List;
@@ -35,18 +34,12 @@ class SessionStreamsTest {
 
   @AfterEach
   void stop() throws Exception {
-    if (agent != null) {
-      await(agent.stop(false));
-    }
-    if (controller != null) {
-      await(controller.stop());
-    }
+    TestCluster.stop(agent, controller);
   }
 
   private long join(Vertx vertx, JsonObject workerOverrides, int... ports) throws Exception {
     WorkerOptions options = TestCluster.workerOptions(dir.resolve("worker"), workerOverrides, ports);
-    SecureFiles.writePrivate(options.tokenFile(), TestCluster.mint(controller).encode());
-    Future<JsonObject> up = WorkerJoinTest.sessionEvent(vertx, "up");
+    Future<JsonObject> up = TestCluster.enrol(vertx, controller, options);
     agent = await(WorkerAgent.start(vertx, options));
     return await(up).getLong("node_id");
   }

@@ -12,11 +12,13 @@ import io.vertx.core.net.PemTrustOptions;
 import io.vertx.core.net.SocketAddress;
 import io.vertx.grpc.client.GrpcClient;
 import io.zlayer.worker.agent.Identity;
+import io.zlayer.worker.agent.WorkerAgent;
 import io.zlayer.worker.config.ControllerOptions;
 import io.zlayer.worker.config.WorkerOptions;
 import io.zlayer.worker.controller.ControlPlane;
 import io.zlayer.worker.controller.ControllerNode;
 import io.zlayer.worker.pki.BootstrapToken;
+import io.zlayer.worker.pki.SecureFiles;
 import io.zlayer.worker.proto.ClusterControlPlaneGrpcClient;
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -86,6 +88,35 @@ public final class TestCluster {
 
   public static BootstrapToken mint(ControllerNode node) throws Exception {
     return await(node.controlPlane().tokens().mint(Duration.ofMinutes(10), 1));
+  }
+
+  /**
+   * Writes a fresh join token into the worker's token file and returns the worker's next "up"
+   * session event: start the agent with {@code options} after this, then await the event.
+   */
+  public static Future<JsonObject> enrol(Vertx vertx, ControllerNode controller, WorkerOptions options) throws Exception {
+    SecureFiles.writePrivate(options.tokenFile(), mint(controller).encode());
+    return WorkerJoinTest.sessionEvent(vertx, "up");
+  }
+
+  /** A test's teardown: stops the worker, then its controller; either may be null (never started). */
+  public static void stop(WorkerAgent agent, ControllerNode controller) throws Exception {
+    if (agent != null) {
+      await(agent.stop(false));
+    }
+    if (controller != null) {
+      await(controller.stop());
+    }
+  }
+
+  /** A test's teardown: closes the legacy client, then stops the controller; either may be null. */
+  static void stop(LegacyClient client, ControllerNode controller) throws Exception {
+    if (client != null) {
+      await(client.close());
+    }
+    if (controller != null) {
+      await(controller.stop());
+    }
   }
 
   /** A channel over TLS trusting the cluster CA; with an identity, over mTLS. */

@@ -14,7 +14,6 @@ import io.zlayer.worker.agent.WorkerAgent;
 import io.zlayer.worker.bus.Addresses;
 import io.zlayer.worker.config.WorkerOptions;
 import io.zlayer.worker.controller.ControllerNode;
-import io.zlayer.worker.pki.SecureFiles;
 import io.zlayer.worker.proto.ContainerStatus;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -42,19 +41,13 @@ class WorkerBridgeTest {
 
   @AfterEach
   void stop() throws Exception {
-    if (agent != null) {
-      await(agent.stop(false));
-    }
-    if (controller != null) {
-      await(controller.stop());
-    }
+    TestCluster.stop(agent, controller);
   }
 
   private long join(Vertx vertx, JsonObject overrides) throws Exception {
     controller = TestCluster.startController(vertx, TestCluster.controllerOptions(dir, new JsonObject()));
     WorkerOptions options = TestCluster.workerOptions(dir.resolve("worker"), overrides, controller.port());
-    SecureFiles.writePrivate(options.tokenFile(), TestCluster.mint(controller).encode());
-    Future<JsonObject> up = WorkerJoinTest.sessionEvent(vertx, "up");
+    Future<JsonObject> up = TestCluster.enrol(vertx, controller, options);
     agent = await(WorkerAgent.start(vertx, options));
     JsonObject session = await(up);
     assertEquals("http", session.getString("protocol"));
