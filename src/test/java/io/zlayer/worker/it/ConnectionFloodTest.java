@@ -106,11 +106,7 @@ class ConnectionFloodTest {
 
   @Test
   void floodSocketsAreClosedWhileAWorkerIsServed(Vertx vertx) throws Exception {
-    SslContext tls = SslContextBuilder.forClient().trustManager(InsecureTrustManagerFactory.INSTANCE)
-        .applicationProtocolConfig(new ApplicationProtocolConfig(ApplicationProtocolConfig.Protocol.ALPN,
-            ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
-            ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT, ApplicationProtocolNames.HTTP_2))
-        .build();
+    SslContext tls = tls(ApplicationProtocolNames.HTTP_1_1);
     int port = controller.port();
     long heapBefore = Http2FrameAbuseTest.usedHeap();
     long fdsBefore = openFds();
@@ -122,7 +118,7 @@ class ConnectionFloodTest {
     try (LoopLag lag = LoopLag.start(vertx)) {
       CompletableFuture<String> worker = null;
       int[] counts = {TCP, STALLED, TLS};
-      String[] kinds = {"tcp", "stalled", "tls"};
+      String[] kinds = {"tcp", "stalled", "tls-h1"};
       for (int k = 0; k < kinds.length; k++) {
         String kind = kinds[k];
         for (int done = 0; done < counts[k]; done += BATCH) {
@@ -130,7 +126,7 @@ class ConnectionFloodTest {
           for (int i = done; i < Math.min(counts[k], done + BATCH); i++) {
             Sock sock = new Sock(kind);
             socks.add(sock);
-            batch.add(open(sock, port, kind.equals("tls") ? tls : null, kind.equals("stalled"), open, peakOpen));
+            batch.add(open(sock, port, kind.startsWith("tls") ? tls : null, kind.equals("stalled"), open, peakOpen));
           }
           CompletableFuture.allOf(batch.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
         }
@@ -173,6 +169,53 @@ class ConnectionFloodTest {
       assertTrue((heapAfter - heapBefore) >> 20 < 64, "heap grew " + ((heapAfter - heapBefore) >> 20) + " MiB");
       assertTrue(lag.withinBound(), lag.figure());
     }
+  }
+
+  private static SslContext tls(String alpn) throws Exception {
+    return SslContextBuilder.forClient().trustManager(InsecureTrustManagerFactory.INSTANCE)
+        .applicationProtocolConfig(new ApplicationProtocolConfig(ApplicationProtocolConfig.Protocol.ALPN,
+            ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+            ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT, alpn))
+        .build();
+  }
+
+  /**
+   * TLS peers that negotiate {@code h2} and then send nothing, not even the connection preface:
+   * Vert.x announces an HTTP/2 connection (and so {@code IdleConnections} learns of it) only
+   * when the client's first SETTINGS arrives.
+   */
+  @Test
+  void silentHttp2PeersAreClosed(Vertx vertx) throws Exception {
+    SslContext tls = tls(ApplicationProtocolNames.HTTP_2);
+    long fdsBefore = openFds();
+    List<Sock> socks = new ArrayList<>();
+    AtomicInteger open = new AtomicInteger();
+    AtomicLong peakOpen = new AtomicLong();
+    int count = Integer.getInteger("zlayer.abuse.floodH2", 200);
+    List<CompletableFuture<?>> opened = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      Sock sock = new Sock("tls-h2");
+      socks.add(sock);
+      opened.add(open(sock, controller.port(), tls, false, open, peakOpen));
+    }
+    CompletableFuture.allOf(opened.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+    long fdsDuring = openFds();
+    long t0 = System.nanoTime();
+    boolean allClosed;
+    try {
+      CompletableFuture.allOf(socks.stream().map(s -> s.lifetimeMs).toArray(CompletableFuture[]::new))
+          .get(TIMEOUT_MS + SLACK_MS, TimeUnit.MILLISECONDS);
+      allClosed = true;
+    } catch (java.util.concurrent.TimeoutException e) {
+      allClosed = false;
+    }
+    long closed = socks.stream().filter(s -> s.lifetimeMs.isDone()).count();
+    System.out.printf("abuse connection-flood-h2: %,d TLS peers negotiating h2 and sending nothing (not even the preface),"
+        + " timeouts %d ms; %,d closed by the controller within %,d ms (%s); descriptors %d -> %d -> %d%n", count, TIMEOUT_MS,
+        closed, TIMEOUT_MS + SLACK_MS, String.join(", ", kinds(socks, new String[] {"tls-h2"})), fdsBefore, fdsDuring,
+        openFds());
+    assertTrue(allClosed, (count - closed) + " of " + count + " silent h2 peers still open after "
+        + (System.nanoTime() - t0) / 1_000_000 + " ms");
   }
 
   /** Min/max lifetime per kind. */
