@@ -110,6 +110,10 @@ final class H2Raw implements AutoCloseable {
     private final Map<Integer, CompletableFuture<Integer>> answers = new ConcurrentHashMap<>();
     private final Http2HeadersEncoder hpack = new DefaultHttp2HeadersEncoder(Http2HeadersEncoder.NEVER_SENSITIVE);
     private ByteBuf pending = Unpooled.buffer();
+    private boolean pendingHasPreface;
+    /** Event-loop confined: the server's SETTINGS are acked only after our preface is on the wire. */
+    private boolean prefaceWritten;
+    private int acksOwed;
     private ByteBuf in;
 
     Conn() {
@@ -133,6 +137,7 @@ final class H2Raw implements AutoCloseable {
 
     Conn preface() {
       raw(ByteBufUtil.getBytes(Http2CodecUtil.connectionPrefaceBuf()));
+      pendingHasPreface = true;
       return frame(SETTINGS, 0, 0, new byte[0]);
     }
 
@@ -196,9 +201,24 @@ final class H2Raw implements AutoCloseable {
 
     Conn flush() {
       ByteBuf out = pending;
+      boolean preface = pendingHasPreface;
       pending = Unpooled.buffer();
-      channel.writeAndFlush(out);
+      pendingHasPreface = false;
+      channel.eventLoop().execute(() -> {
+        channel.write(out);
+        if (preface) {
+          prefaceWritten = true;
+          for (; acksOwed > 0; acksOwed--) {
+            channel.write(settingsAck());
+          }
+        }
+        channel.flush();
+      });
       return this;
+    }
+
+    private static ByteBuf settingsAck() {
+      return Unpooled.wrappedBuffer(new byte[] {0, 0, 0, SETTINGS, ACK, 0, 0, 0, 0});
     }
 
     void autoRead(boolean on) {
@@ -239,7 +259,11 @@ final class H2Raw implements AutoCloseable {
                 acked.complete(null);
               }
             } else {
-              ctx.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {0, 0, 0, SETTINGS, ACK, 0, 0, 0, 0}));
+              if (prefaceWritten) {
+                ctx.writeAndFlush(settingsAck());
+              } else {
+                acksOwed++; // the server speaks first; an ack before our preface would be a garbage preface
+              }
             }
           }
           case PING -> {
