@@ -89,6 +89,7 @@ public final class ControllerVerticle extends VerticleBase {
     server = vertx.createHttpServer(serverOptions()).connectionHandler(connection -> {
       // A write cancelled by a client's RST_STREAM must not close the connection (Vert.x 5.0.7).
       Http2StreamErrorFilter.install(connection);
+      UnclaimedConnections.claimed(connection);
       StreamFootprint.connectionOpened(connection);
       idle.opened(connection);
     }).requestHandler(req -> {
@@ -128,7 +129,8 @@ public final class ControllerVerticle extends VerticleBase {
         .setClientAuth(ClientAuth.REQUEST)
         .setSslHandshakeTimeout(cp.options().connections().tlsHandshakeTimeout().toMillis())
         .setSslHandshakeTimeoutUnit(java.util.concurrent.TimeUnit.MILLISECONDS)
-        .setSslEngineOptions(cp.tickets().engineOptions())
+        .setSslEngineOptions(cp.tickets().engineOptions(context -> UnclaimedConnections.wrap(context,
+            cp.options().connections().idleTimeout().toMillis())))
         .setMaxHeaderSize(MAX_HEADER_BYTES)
         .setHttp2RstFloodMaxRstFramePerWindow(Integer.getInteger("zlayer.http2RstFloodLimit", RST_FLOOD_LIMIT))
         .setHttp2RstFloodWindowDuration(RST_FLOOD_WINDOW_SECS)

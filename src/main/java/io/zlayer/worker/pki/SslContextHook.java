@@ -13,7 +13,8 @@ import javax.net.ssl.TrustManagerFactory;
  * Vert.x's OpenSSL engine with a say in the Netty {@link SslContext} it builds: the only place
  * where Vert.x 5 lets a caller reach OpenSSL's session settings (ticket keys on the controller, a
  * session cache kept across connections on the worker). Vert.x copies engine options into each
- * server and client, so {@link #copy()} keeps the hook.
+ * server and client, so {@link #copy()} keeps the hook. {@link JdkSslContextHook} is the same for
+ * the JDK's engine.
  */
 public final class SslContextHook extends OpenSSLEngineOptions {
   /** Builds the context, usually by calling {@code build.create()}, and may adjust or replace it. */
@@ -39,7 +40,7 @@ public final class SslContextHook extends OpenSSLEngineOptions {
   }
 
   /** Passes every setting to Vert.x's own factory; only {@link #create()} goes through the hook. */
-  private static final class Factory implements SslContextFactory {
+  static final class Factory implements SslContextFactory {
     private final SslContextFactory delegate;
     private final Hook hook;
 

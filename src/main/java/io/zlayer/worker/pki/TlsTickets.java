@@ -9,6 +9,7 @@ import io.vertx.core.net.SSLEngineOptions;
 import java.time.Clock;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.UnaryOperator;
 
 /**
  * TLS session resumption on the controller's worker endpoint (TLS 1.3 stateless tickets): every
@@ -37,9 +38,15 @@ public final class TlsTickets {
 
   /** Engine options for a TLS server: OpenSSL holding these keys when it is the engine in use, else the JDK's. */
   public SSLEngineOptions engineOptions() {
+    return engineOptions(null);
+  }
+
+  /** The same, each server context passed through {@code wrap} (null: as built). */
+  public SSLEngineOptions engineOptions(UnaryOperator<SslContext> wrap) {
     SSLEngineOptions preferred = TlsEngines.preferred();
+    UnaryOperator<SslContext> then = wrap == null ? UnaryOperator.identity() : wrap;
     if (!(preferred instanceof OpenSSLEngineOptions)) {
-      return preferred;
+      return wrap == null ? preferred : new JdkSslContextHook(build -> then.apply(build.create()));
     }
     return new SslContextHook(build -> {
       SslContext context = build.create();
@@ -47,7 +54,7 @@ public final class TlsTickets {
         install(sessions, TicketKeys.epoch(clock.instant()));
         contexts.add(sessions);
       }
-      return context;
+      return then.apply(context);
     });
   }
 
