@@ -54,6 +54,12 @@ final class LocalController {
     }
   }
 
+  /** The recorded controller's options, if a record exists and its process is still running. */
+  static Optional<ControllerOptions> running() {
+    return read().filter(json -> ProcessHandle.of(json.getLong("pid", -1L)).map(ProcessHandle::isAlive).orElse(false))
+        .flatMap(json -> recorded());
+  }
+
   /** The recorded controller's options (data_dir and bridge_port), if a record exists. */
   static Optional<ControllerOptions> recorded() {
     return read().map(json -> {

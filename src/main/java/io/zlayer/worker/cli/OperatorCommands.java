@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -34,8 +35,8 @@ final class OperatorCommands {
     static final Path DEFAULT_CONFIG = Path.of("conf/controller.yaml");
 
     @Option(names = {"-c", "--config"}, paramLabel = "FILE",
-        description = "controller config (default: conf/controller.yaml when it exists here, else the "
-            + "controller last started by this user, recorded in ~/.zlayer/controller.json)")
+        description = "controller config (default: the controller this user is running, recorded in "
+            + "~/.zlayer/controller.json, else conf/controller.yaml when it exists here)")
     Path config;
 
     JsonObject call(String address, JsonObject body) throws Exception {
@@ -53,8 +54,9 @@ final class OperatorCommands {
 
   /**
    * The controller an operator command talks to: the {@code -c} file (which must exist), else
-   * {@code conf/controller.yaml} in this directory, else the controller this user started last
-   * ({@link LocalController}), else the defaults.
+   * the controller this user is running ({@link LocalController}, its process alive), else
+   * {@code conf/controller.yaml} in this directory, else the one this user started last, else the
+   * defaults.
    */
   static ControllerOptions resolve(Path config) throws Exception {
     if (config != null) {
@@ -62,6 +64,12 @@ final class OperatorCommands {
         throw new Cli.UsageException("-c " + config + ": no such file");
       }
       return loadController(config);
+    }
+    // A controller this user is running (`bin/worker dev --bridge-port 23971`, a `-c` elsewhere)
+    // is the one meant, even from a directory whose conf/controller.yaml names other ports.
+    Optional<ControllerOptions> running = LocalController.running();
+    if (running.isPresent()) {
+      return running.get();
     }
     if (Files.exists(Target.DEFAULT_CONFIG)) {
       return loadController(Target.DEFAULT_CONFIG);
