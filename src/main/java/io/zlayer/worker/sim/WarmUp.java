@@ -148,10 +148,9 @@ final class WarmUp {
   private static final long GC_RETRY_MS = 2_000;
 
   private int collect() throws Exception {
-    int collected = 0;
     for (int attempt = 1; ; attempt++) {
       try {
-        return collected + operator.request(Addresses.OPERATOR_GC, new JsonObject()).getInteger("collected", 0);
+        return operator.request(Addresses.OPERATOR_GC, new JsonObject()).getInteger("collected", 0);
       } catch (Exception e) {
         if (attempt >= GC_ATTEMPTS) {
           throw e;

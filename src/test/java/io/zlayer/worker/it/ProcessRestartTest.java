@@ -77,6 +77,15 @@ class ProcessRestartTest {
         .orElseThrow(() -> new AssertionError("nodes --json lacks node " + nodeId + ":\n" + out));
   }
 
+  /** Assigns svc/0, a `sleep` tagged with a fresh marker, to the node and waits until it runs; the marker. */
+  private String runSleeper(Processes.ControllerConfig controller, long nodeId) throws Exception {
+    String marker = procs.marker("svc");
+    procs.cli("assign", "-c", controller.file.toString(), Long.toString(nodeId), "svc", "--indices", "0",
+        "--command", "sleep 1000 # " + marker).requireOk();
+    awaitNodes(controller, CONVERGE, "svc/0 to run", ns -> running(ns, nodeId, "svc"));
+    return marker;
+  }
+
   private static boolean running(JsonArray nodes, long nodeId, String service) {
     return node(nodes, nodeId).flatMap(n -> container(n, service, 0))
         .filter(c -> "running".equals(c.getString("state")) && c.getLong("pid", 0L) > 0).isPresent();
@@ -220,10 +229,7 @@ class ProcessRestartTest {
     awaitBridge(controller, procs.controller(controller), START);
     long nodeId = joinWorker(controller, worker);
 
-    String marker = procs.marker("svc");
-    procs.cli("assign", "-c", controller.file.toString(), Long.toString(nodeId), "svc", "--indices", "0",
-        "--command", "sleep 1000 # " + marker).requireOk();
-    awaitNodes(controller, CONVERGE, "svc/0 to run", ns -> running(ns, nodeId, "svc"));
+    String marker = runSleeper(controller, nodeId);
     assertEquals(1, pgrep(marker).size(), "one svc process");
 
     procs.cli("shutdown", "-c", controller.file.toString(), Long.toString(nodeId)).requireOk();
@@ -281,10 +287,7 @@ class ProcessRestartTest {
         "bridge_port: " + TestCluster.freePort());
     awaitBridge(controller, procs.controller(controller), START);
     long nodeId = joinWorker(controller, worker);
-    String marker = procs.marker("svc");
-    procs.cli("assign", "-c", controller.file.toString(), Long.toString(nodeId), "svc", "--indices", "0",
-        "--command", "sleep 1000 # " + marker).requireOk();
-    awaitNodes(controller, CONVERGE, "svc/0 to run", ns -> running(ns, nodeId, "svc"));
+    String marker = runSleeper(controller, nodeId);
     assertEquals(1, pgrep(marker).size(), "one svc process");
 
     Processes.CliResult left = procs.cli("leave", "-c", worker.file.toString()).requireOk();
@@ -311,10 +314,7 @@ class ProcessRestartTest {
         "bridge_port: -1", "leave_on_terminate: true");
     awaitBridge(controller, procs.controller(controller), START);
     long nodeId = joinWorker(controller, worker);
-    String marker = procs.marker("svc");
-    procs.cli("assign", "-c", controller.file.toString(), Long.toString(nodeId), "svc", "--indices", "0",
-        "--command", "sleep 1000 # " + marker).requireOk();
-    awaitNodes(controller, CONVERGE, "svc/0 to run", ns -> running(ns, nodeId, "svc"));
+    String marker = runSleeper(controller, nodeId);
 
     workerProcess.destroy(); // SIGTERM
     assertTrue(workerProcess.waitFor(20, TimeUnit.SECONDS), "the worker exits after SIGTERM");
