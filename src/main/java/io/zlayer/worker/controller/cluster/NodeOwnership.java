@@ -9,7 +9,12 @@ import io.zlayer.worker.store.Watch;
 import io.zlayer.worker.store.WatchEvent;
 import io.zlayer.worker.store.etcd.EtcdStore;
 import java.time.Clock;
+import io.zlayer.worker.store.Op;
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -41,6 +46,13 @@ public final class NodeOwnership {
   /** Seconds the ownership lease outlives a controller that stopped renewing it. */
   public static final long OWNERSHIP_TTL_SECS = 15;
   private static final long REGRANT_RETRY_MS = 1000;
+  /** Nodes recorded in one txn: etcd refuses a txn of more than 128 ops by default (--max-txn-ops). */
+  static final int BATCH = 100;
+  /** How long a newly held node waits for others to share its txn. */
+  static final long BATCH_DELAY_MS = 20;
+  private final Set<Long> pending = new LinkedHashSet<>();
+  private boolean flushScheduled; // guarded by pending
+  private final java.util.concurrent.atomic.LongAdder batches = new java.util.concurrent.atomic.LongAdder();
   private volatile long ownershipLease;
   private volatile io.vertx.core.Future<Long> granting;
   private volatile io.zlayer.worker.store.etcd.EtcdLeases.KeepAlive keepAlive;
@@ -116,16 +128,69 @@ public final class NodeOwnership {
     });
   }
 
+  /**
+   * A node's heartbeats started landing here: its ownership is recorded with the others that
+   * arrive within {@link #BATCH_DELAY_MS}, up to {@link #BATCH} in one etcd txn. A registration or
+   * reconnect storm of thousands of nodes a second is then a few txns a second, not one per node
+   * (etcd on this box applies ~6,000 txns a second in all, and the storm shares it with the
+   * registrations themselves).
+   */
   private void held(long nodeId) {
-    lease().compose(lease -> etcd.put(PREFIX + nodeId, self, lease).onFailure(e -> {
+    boolean schedule;
+    synchronized (pending) {
+      pending.add(nodeId);
+      schedule = !flushScheduled;
+      flushScheduled = true;
+    }
+    if (schedule) {
+      registry.vertx().setTimer(BATCH_DELAY_MS, t -> flush());
+    }
+  }
+
+  private void flush() {
+    if (stopped) {
+      return;
+    }
+    List<Long> batch = new ArrayList<>(BATCH);
+    boolean more;
+    synchronized (pending) {
+      Iterator<Long> it = pending.iterator();
+      while (it.hasNext() && batch.size() < BATCH) {
+        batch.add(it.next());
+        it.remove();
+      }
+      more = !pending.isEmpty();
+      flushScheduled = more;
+    }
+    if (more) {
+      registry.vertx().runOnContext(v -> flush());
+    }
+    if (batch.isEmpty()) {
+      return;
+    }
+    List<Op> ops = new ArrayList<>(batch.size());
+    for (long nodeId : batch) {
+      ops.add(Op.put(PREFIX + nodeId, self));
+    }
+    batches.increment();
+    lease().compose(lease -> etcd.txn(List.of(), ops, lease).onFailure(e -> {
       if (String.valueOf(e.getMessage()).contains("lease not found") && ownershipLease == lease) {
         lost(lease); // expired before etcd told the keep-alive
       }
     })).onFailure(e -> {
-      LOG.warn("node {}: could not record this controller as its owner: {}", nodeId, e.getMessage());
-      leases.release(nodeId); // recorded again at its next heartbeat
-      leases.grantFailover(nodeId, clock.millis());
+      LOG.warn("{} node(s) (first {}): could not record this controller as their owner: {}; recorded again at"
+          + " their next heartbeat, failover TTL meanwhile", batch.size(), batch.get(0), e.getMessage());
+      long now = clock.millis();
+      for (long nodeId : batch) {
+        leases.release(nodeId); // recorded again at its next heartbeat
+        leases.grantFailover(nodeId, now);
+      }
     });
+  }
+
+  /** Ownership txns sent (each records up to {@link #BATCH} nodes). */
+  public long batches() {
+    return batches.sum();
   }
 
   /** The live controllers changed: when leading, the nodes of one that left are orphans now. */

@@ -50,6 +50,23 @@ public final class LeaseDirectory {
   }
 
   /**
+   * The first lease of a node just admitted: the worker is told the TTL every worker gets, but the
+   * lease lasts at least the failover TTL until its first heartbeat, as after a controller start.
+   * Between its registration and its first heartbeat a worker opens a new mTLS connection and its
+   * streams; in a registration storm (or on a loaded etcd) that can take longer than a short TTL,
+   * and a node that never reported yet is not one that went silent.
+   */
+  public int admit(long nodeId, long nowMillis) {
+    int told = ttl.compute(leases.size() + 1L);
+    leases.put(nodeId, new Lease(nodeId, nowMillis, Math.max(told, ttl.failoverTtlSecs()), ttl.graceSecs()));
+    java.util.function.LongConsumer h = onHeld;
+    if (h != null && held.add(nodeId)) {
+      h.accept(nodeId);
+    }
+    return told;
+  }
+
+  /**
    * With several controllers: {@code listener} hears of each node whose heartbeats start landing
    * here (once, until the lease goes or {@link #release} is called), to record the ownership.
    */

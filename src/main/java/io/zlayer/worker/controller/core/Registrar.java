@@ -216,7 +216,7 @@ public final class Registrar {
   private Admission admitted(NodeRecord node, WorkerCa.IssuedCertificate cert, String internalToken, String tokenId,
                              long revision) {
     nodes.cache(node, revision);
-    int ttl = leases.renew(node.nodeId(), clock.millis());
+    int ttl = leases.admit(node.nodeId(), clock.millis());
     registrations.admitted(node, tokenId, ttl);
     return new Admission(node, ttl, leases.ttl().graceSecs(), cert, internalToken);
   }

@@ -42,7 +42,8 @@ final class EtcdWatchHub {
   private final EtcdStore store;
   // The fields below are touched only on ctx.
   private final Map<Long, EtcdWatch> byId = new HashMap<>();
-  private final List<EtcdWatch> all = new ArrayList<>();
+  // a set: a reconnect storm cancels and adds thousands of watches (a list made each cancel O(n))
+  private final java.util.Set<EtcdWatch> all = new java.util.LinkedHashSet<>();
   private long nextId = 1;
   private GrpcClientRequest<WatchRequest, WatchResponse> stream;
   private boolean connecting;
