@@ -2,6 +2,8 @@ package io.zlayer.worker.store.etcd;
 
 import io.netty.channel.Channel;
 import io.netty.handler.codec.http2.DecoratingHttp2ConnectionDecoder;
+import io.netty.handler.codec.http2.DecoratingHttp2ConnectionEncoder;
+import io.netty.handler.codec.http2.Http2ConnectionEncoder;
 import io.netty.handler.codec.http2.Http2ConnectionDecoder;
 import io.netty.handler.codec.http2.Http2ConnectionHandler;
 import io.netty.handler.codec.http2.Http2FrameListener;
@@ -12,8 +14,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Lifts Netty's inbound RST_STREAM limit (200 in 30 s, then the connection is closed) from the
- * controller's connections to etcd.
+ * Lifts Netty's two RST_STREAM limits (each 200 in 30 s, then the connection is closed) from the
+ * controller's connections to etcd: on resets received, and on resets sent (see {@link #liftSent}).
  *
  * <p>Why: etcd (grpc-go) answers a unary call as soon as it has read the request message and, when
  * the client's END_STREAM has not been read yet, ends the stream with RST_STREAM(NO_ERROR). The
@@ -32,6 +34,8 @@ final class EtcdRstAllowance {
   private static final Logger LOG = LoggerFactory.getLogger(EtcdRstAllowance.class);
   private static final AtomicBoolean WARNED = new AtomicBoolean();
   private static final Field DELEGATE = delegateField();
+  private static final Field ENCODER_DELEGATE = field(DecoratingHttp2ConnectionEncoder.class, "delegate");
+  private static final Field SENT_LIMIT = field(limitEncoderClass(), "maxRstFramesPerWindow");
   private static final java.util.concurrent.atomic.AtomicLong LIFTED = new java.util.concurrent.atomic.AtomicLong();
 
   private EtcdRstAllowance() {
@@ -48,17 +52,46 @@ final class EtcdRstAllowance {
       if (handler == null) {
         return warn("no HTTP/2 handler in the pipeline");
       }
+      boolean sent = liftSent(handler.encoder());
       Http2ConnectionDecoder decoder = handler.decoder();
       if (!decoder.getClass().getSimpleName().equals("Http2MaxRstFrameDecoder")) {
-        return true; // nothing counts resets on this connection
+        if (sent) {
+          LIFTED.incrementAndGet();
+        }
+        return sent; // nothing counts received resets on this connection
       }
       Http2ConnectionDecoder inner = (Http2ConnectionDecoder) DELEGATE.get(decoder);
-      inner.frameListener(listener);
+      Http2FrameListener unwrapped = decoder.frameListener(); // the decorator's getter unwraps its counter
+      inner.frameListener(unwrapped != null ? unwrapped : listener);
       LIFTED.incrementAndGet();
-      return true;
+      return sent;
     } catch (ReflectiveOperationException | RuntimeException e) {
       return warn(e.toString());
     }
+  }
+
+  /**
+   * Netty also counts the resets this side sends with an error code other than CANCEL and NO_ERROR
+   * ({@code Http2MaxRstFrameLimitEncoder}, 200 in 30 s, against "MadeYouReset"). A client that gave
+   * up on a slow call (its deadline) sends CANCEL, and etcd's late answer on that closed stream is
+   * then refused with RST_STREAM(STREAM_CLOSED): counted. When etcd is slow for a few seconds,
+   * hundreds of late answers arrive at once and Netty closed the connection, failing every call in
+   * flight on it (the failed 10,000-worker etcd bench of session 5). The counter's limit is raised
+   * out of reach on connections to etcd.
+   */
+  private static boolean liftSent(Http2ConnectionEncoder encoder) throws ReflectiveOperationException {
+    Object e = encoder;
+    for (int depth = 0; depth < 8 && e instanceof DecoratingHttp2ConnectionEncoder; depth++) {
+      if (e.getClass().getSimpleName().equals("Http2MaxRstFrameLimitEncoder")) {
+        if (SENT_LIMIT == null) {
+          return warn("Http2MaxRstFrameLimitEncoder has no field maxRstFramesPerWindow");
+        }
+        SENT_LIMIT.setInt(e, Integer.MAX_VALUE);
+        return true;
+      }
+      e = ENCODER_DELEGATE == null ? null : ENCODER_DELEGATE.get(e);
+    }
+    return true; // nothing counts sent resets on this connection
   }
 
   /** Connections to etcd whose reset counter was taken out (for the test that guards the reflection). */
@@ -72,6 +105,27 @@ final class EtcdRstAllowance {
           + " may close them", why);
     }
     return false;
+  }
+
+  private static Class<?> limitEncoderClass() {
+    try {
+      return Class.forName("io.netty.handler.codec.http2.Http2MaxRstFrameLimitEncoder");
+    } catch (ClassNotFoundException e) {
+      return null;
+    }
+  }
+
+  private static Field field(Class<?> type, String name) {
+    if (type == null) {
+      return null;
+    }
+    try {
+      Field f = type.getDeclaredField(name);
+      f.setAccessible(true);
+      return f;
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      return null;
+    }
   }
 
   private static Field delegateField() {

@@ -51,7 +51,7 @@ public final class EtcdStore implements Store {
   private final EtcdLeases leases;
   private volatile boolean closed;
 
-  private EtcdStore(Vertx vertx, EtcdClient etcd, String prefix) {
+  EtcdStore(Vertx vertx, EtcdClient etcd, String prefix) {
     this.etcd = etcd;
     this.prefix = prefix;
     this.watches = new EtcdWatchHub(vertx, etcd, this);
