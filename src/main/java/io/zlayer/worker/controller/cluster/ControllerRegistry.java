@@ -28,7 +28,7 @@ public final class ControllerRegistry {
    * Seconds a dead controller's entry (and leadership, and node ownership) outlives it: the
    * bound on a leader takeover after a crash (target 5 s), renewed every third of it.
    */
-  public static final long LEASE_TTL_SECS = 4;
+  public static final long LEASE_TTL_SECS = 3;
 
   /** What a controller says about itself. */
   public record Self(long nodeId, String workerAddr, String operatorAddr) {
