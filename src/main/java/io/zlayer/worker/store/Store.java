@@ -21,6 +21,18 @@ public interface Store {
   /** Live keys starting with prefix whose modRevision > afterRevision, sorted by modRevision ascending, at most limit (limit<=0: no limit). */
   Future<List<KeyValue>> rangeAfter(String prefix, long afterRevision, int limit);
 
+  /** A key and a range read at one revision ({@link #getAndRangeAfter}). */
+  record Snapshot(Optional<KeyValue> key, List<KeyValue> range) {
+  }
+
+  /**
+   * {@link #get} of {@code key} and {@link #rangeAfter} of {@code prefix}, read at one revision in
+   * one round trip; empty when this store cannot, and the caller then reads them one after the other.
+   */
+  default Future<Optional<Snapshot>> getAndRangeAfter(String key, String prefix, long afterRevision, int limit) {
+    return Future.succeededFuture(Optional.empty());
+  }
+
   /** Unconditional put; returns the new revision. */
   Future<Long> put(String key, String value);
 

@@ -133,6 +133,15 @@ public abstract class StoreContractTest {
     assertEquals(List.of("r/a", "r/c/deep"), keys(await(store.rangeAfter("r/", b, 2))), "limit");
     assertEquals(List.of(), await(store.rangeAfter("r/", b2, 0)));
     assertEquals(c, await(store.rangeAfter("r/", a, 1)).get(0).modRevision());
+    // A store that reads a key and a range at one revision gives the same answers as the two reads.
+    await(store.getAndRangeAfter("s/a", "r/", b, 2)).ifPresent(snapshot -> {
+      assertEquals("other", snapshot.key().orElseThrow().value());
+      assertEquals(List.of("r/a", "r/c/deep"), keys(snapshot.range()));
+    });
+    await(store.getAndRangeAfter("s/none", "r/", a, 0)).ifPresent(snapshot -> {
+      assertTrue(snapshot.key().isEmpty());
+      assertEquals(List.of("r/c/deep", "r/b"), keys(snapshot.range()));
+    });
   }
 
   @Test

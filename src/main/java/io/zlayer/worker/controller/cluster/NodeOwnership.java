@@ -50,6 +50,8 @@ public final class NodeOwnership {
   static final int BATCH = 100;
   /** How long a newly held node waits for others to share its txn. */
   static final long BATCH_DELAY_MS = 20;
+  /** How long a controller that left must stay away before its nodes are the leader's orphans. */
+  static final long ADOPT_GRACE_MS = 2 * ControllerRegistry.LEASE_TTL_SECS * 1000;
   private final Set<Long> pending = new LinkedHashSet<>();
   private boolean flushScheduled; // guarded by pending
   private final java.util.concurrent.atomic.LongAdder batches = new java.util.concurrent.atomic.LongAdder();
@@ -193,12 +195,25 @@ public final class NodeOwnership {
     return batches.sum();
   }
 
-  /** The live controllers changed: when leading, the nodes of one that left are orphans now. */
+  /**
+   * The live controllers changed: when leading, the nodes of one that left are orphans, once it has
+   * stayed away for {@link #ADOPT_GRACE_MS}. A controller whose registration lapsed on a loaded box
+   * (etcd answering late) is usually back within a second or two, still holding its nodes; adopting
+   * them at once gave thousands of nodes a second lease on the leader (and every return, a
+   * re-recording of all of them). A crashed controller's nodes are adopted after the grace, or when
+   * its ownership keys expire, whichever comes first.
+   */
   private void membersChanged(Set<Long> live) {
     Set<Long> before = liveControllers;
     liveControllers = live;
     if (registry.leading() && !before.isEmpty() && !live.containsAll(before)) {
-      adoptOrphans();
+      Set<Long> gone = new HashSet<>(before);
+      gone.removeAll(live);
+      registry.vertx().setTimer(ADOPT_GRACE_MS, t -> {
+        if (!stopped && registry.leading() && !liveControllers.containsAll(gone)) {
+          adoptOrphans();
+        }
+      });
     }
   }
 

@@ -109,6 +109,35 @@ public final class EtcdStore implements Store {
     if (p == null) {
       return illegal("prefix must not be null");
     }
+    return range(rangeAfterRequest(p, afterRevision, limit)).map(r -> sortedByRevision(r.getKvsList()));
+  }
+
+  /**
+   * One read-only txn (a linearizable read in etcd, not a raft proposal): a watch's opening read of a
+   * node's event log is one round trip instead of three (base, events, base again).
+   */
+  @Override
+  public Future<Optional<Snapshot>> getAndRangeAfter(String key, String p, long afterRevision, int limit) {
+    String bad = p == null ? "prefix must not be null" : StoreArgs.badKey(key);
+    if (bad != null) {
+      return illegal(bad);
+    }
+    if (closed) {
+      return closedFailure();
+    }
+    TxnRequest t = TxnRequest.newBuilder()
+        .addSuccess(RequestOp.newBuilder().setRequestRange(RangeRequest.newBuilder().setKey(full(key))))
+        .addSuccess(RequestOp.newBuilder().setRequestRange(rangeAfterRequest(p, afterRevision, limit)))
+        .build();
+    return etcd.call(KVGrpcClient.Txn, t).map(r -> {
+      RangeResponse one = r.getResponses(0).getResponseRange();
+      RangeResponse events = r.getResponses(1).getResponseRange();
+      return Optional.of(new Snapshot(one.getKvsCount() == 0 ? Optional.empty() : Optional.of(toKv(one.getKvs(0))),
+          sortedByRevision(events.getKvsList())));
+    });
+  }
+
+  private RangeRequest rangeAfterRequest(String p, long afterRevision, int limit) {
     ByteString from = full(p);
     RangeRequest.Builder b = RangeRequest.newBuilder().setKey(from).setRangeEnd(rangeEnd(from))
         .setSortTarget(RangeRequest.SortTarget.MOD).setSortOrder(RangeRequest.SortOrder.ASCEND);
@@ -118,12 +147,14 @@ public final class EtcdStore implements Store {
     if (limit > 0) {
       b.setLimit(limit);
     }
-    // etcd's sort by modRevision is not stable: order keys of one revision by key, as the embedded store does.
-    return range(b.build()).map(r -> {
-      List<KeyValue> out = new ArrayList<>(toKvs(r.getKvsList()));
-      out.sort(Comparator.comparingLong(KeyValue::modRevision).thenComparing(KeyValue::key));
-      return out;
-    });
+    return b.build();
+  }
+
+  /** etcd's sort by modRevision is not stable: keys of one revision are ordered by key, as the embedded store does. */
+  private List<KeyValue> sortedByRevision(List<io.zlayer.worker.store.etcd.mvccpb.KeyValue> kvs) {
+    List<KeyValue> out = new ArrayList<>(toKvs(kvs));
+    out.sort(Comparator.comparingLong(KeyValue::modRevision).thenComparing(KeyValue::key));
+    return out;
   }
 
   @Override
