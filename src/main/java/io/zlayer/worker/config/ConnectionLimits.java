@@ -16,9 +16,13 @@ import java.time.Duration;
  * @param maxConcurrentStreams streams one HTTP/2 connection may have open at once
  * @param maxHeldPolls         legacy long-polls held at once over all nodes (one per node); one more is
  *                             answered 503 with {@code Retry-After}
+ * @param maxConnections       connections held at once; one more is closed as soon as it is accepted,
+ *                             so its worker tries another controller instead of this process running
+ *                             out of descriptors (accepts then fail and connections hang in the
+ *                             backlog). Default: the descriptor limit less {@link #DESCRIPTOR_RESERVE}
  */
 public record ConnectionLimits(Duration idleTimeout, Duration tlsHandshakeTimeout, Duration requestTimeout,
-    long maxConcurrentStreams, int maxHeldPolls) {
+    long maxConcurrentStreams, int maxHeldPolls, int maxConnections) {
   /** Longer than any pause between a legacy worker's polls or a CLI's calls. */
   static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(60);
   /** A handshake on this box takes a few ms; 10 s is Vert.x's default and ample on a slow link. */
@@ -33,9 +37,23 @@ public record ConnectionLimits(Duration idleTimeout, Duration tlsHandshakeTimeou
    */
   static final int DEFAULT_MAX_HELD_POLLS = 20_000;
   static final Duration MIN_TIMEOUT = Duration.ofMillis(100);
+  /** Descriptors kept for everything but workers' connections: jars, epoll, the store, etcd, the bridge. */
+  static final int DESCRIPTOR_RESERVE = 1_000;
+  static final int DEFAULT_MAX_CONNECTIONS = defaultMaxConnections();
 
   public static final ConnectionLimits DEFAULTS = new ConnectionLimits(DEFAULT_IDLE_TIMEOUT,
-      DEFAULT_TLS_HANDSHAKE_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_HELD_POLLS);
+      DEFAULT_TLS_HANDSHAKE_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_HELD_POLLS,
+      DEFAULT_MAX_CONNECTIONS);
+
+  /** This process's descriptor limit less the reserve (at least 100); 1,000,000 when the JVM cannot tell. */
+  private static int defaultMaxConnections() {
+    if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+        instanceof com.sun.management.UnixOperatingSystemMXBean unix) {
+      long max = unix.getMaxFileDescriptorCount();
+      return (int) Math.max(100, Math.min(1_000_000, max - DESCRIPTOR_RESERVE));
+    }
+    return 1_000_000;
+  }
 
   static ConnectionLimits fromJson(JsonObject json) {
     return new ConnectionLimits(
@@ -45,6 +63,8 @@ public record ConnectionLimits(Duration idleTimeout, Duration tlsHandshakeTimeou
         Values.integer(json, "http2_max_concurrent_streams", 4, 100_000, DEFAULT_MAX_CONCURRENT_STREAMS,
             "an integer from 4 to 100000"),
         (int) Values.integer(json, "max_held_polls", 1, 1_000_000, DEFAULT_MAX_HELD_POLLS,
+            "an integer from 1 to 1000000"),
+        (int) Values.integer(json, "max_connections", 1, 1_000_000, DEFAULT_MAX_CONNECTIONS,
             "an integer from 1 to 1000000"));
   }
 
@@ -61,6 +81,7 @@ public record ConnectionLimits(Duration idleTimeout, Duration tlsHandshakeTimeou
         .put("tls_handshake_timeout", Durations.format(tlsHandshakeTimeout))
         .put("http_request_timeout", Durations.format(requestTimeout))
         .put("http2_max_concurrent_streams", maxConcurrentStreams)
-        .put("max_held_polls", maxHeldPolls);
+        .put("max_held_polls", maxHeldPolls)
+        .put("max_connections", maxConnections);
   }
 }

@@ -27,11 +27,11 @@ final class Values {
       "tls_names", "worker_cert_validity", "node_gc_threshold", "bridge_port", "protocol", "executor", "api_addr",
       "log_format", "operator_http_addr", "leave_on_terminate",
       "connection_idle_timeout", "tls_handshake_timeout", "http_request_timeout", "http2_max_concurrent_streams",
-      "history_window", "max_held_polls");
+      "history_window", "max_held_polls", "max_connections");
 
   static final Set<String> LIST_KEYS = Set.of("servers", "peers", "tls_names");
   static final Set<String> INTEGER_KEYS = Set.of("node_id", "max_heartbeats_per_second", "bridge_port",
-      "http2_max_concurrent_streams", "history_window", "max_held_polls");
+      "http2_max_concurrent_streams", "history_window", "max_held_polls", "max_connections");
 
   private Values() {
   }

@@ -28,6 +28,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class ControllerVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(ControllerVerticle.class);
+  private final RefusalLog refusals = new RefusalLog(LOG);
   private static final String GRPC_CONTENT_TYPE = "application/grpc";
   /**
    * HPACK dynamic table a client may fill on each connection (HTTP/2 default 4,096). A worker
@@ -86,7 +87,14 @@ public final class ControllerVerticle extends VerticleBase {
     JsonErrors.install(router);
     idle = new IdleConnections(vertx, cp.options().connections());
     ticketRotation = vertx.setPeriodic(TICKET_ROTATION_CHECK_MS, id -> cp.tickets().rotate());
+    int maxConnections = cp.options().connections().maxConnections();
     server = vertx.createHttpServer(serverOptions()).connectionHandler(connection -> {
+      if (!cp.streams().admit(connection, maxConnections)) {
+        refusals.refused(connection.remoteAddress() == null ? "unknown peer" : connection.remoteAddress().hostAddress(),
+            "a connection over max_connections (" + maxConnections + "); its worker tries another controller");
+        connection.close();
+        return;
+      }
       // A write cancelled by a client's RST_STREAM must not close the connection (Vert.x 5.0.7).
       Http2StreamErrorFilter.install(connection);
       UnclaimedConnections.claimed(connection);

@@ -16,8 +16,8 @@ class ConnectionLimitsTest {
     assertEquals(ConnectionLimits.DEFAULTS, options.connections());
     ControllerOptions set = ControllerOptions.fromJson(new JsonObject().put("connection_idle_timeout", "90s")
         .put("tls_handshake_timeout", "5s").put("http_request_timeout", "250ms").put("http2_max_concurrent_streams", 64)
-        .put("max_held_polls", 5));
-    assertEquals(new ConnectionLimits(Duration.ofSeconds(90), Duration.ofSeconds(5), Duration.ofMillis(250), 64, 5),
+        .put("max_held_polls", 5).put("max_connections", 7));
+    assertEquals(new ConnectionLimits(Duration.ofSeconds(90), Duration.ofSeconds(5), Duration.ofMillis(250), 64, 5, 7),
         set.connections());
     assertEquals(set, ControllerOptions.fromJson(set.toJson()));
   }
@@ -31,7 +31,8 @@ class ConnectionLimitsTest {
         new JsonObject().put("http2_max_concurrent_streams", 2),
         new JsonObject().put("http2_max_concurrent_streams", "many"),
         new JsonObject().put("max_held_polls", 0),
-        new JsonObject().put("max_held_polls", 1.5)}) {
+        new JsonObject().put("max_held_polls", 1.5),
+        new JsonObject().put("max_connections", 0)}) {
       ConfigException e = assertThrows(ConfigException.class, () -> ControllerOptions.fromJson(bad));
       assertTrue(e.getMessage().startsWith(bad.fieldNames().iterator().next() + ":"), e.getMessage());
     }

@@ -192,22 +192,30 @@ class ControllerFailoverTest {
     assign(configs.get(1), nodeId, "pre", markers.get(0)); // through another controller
     long prePid = awaitRunningOnce(markers).get(0);
 
-    // Rolling restart: each controller in turn is SIGTERM'd (the worker is on it each time: it
-    // moves to the next server), an assignment is made while it is away, and it is started again.
+    // Rolling restart: the controller the worker is on is SIGTERM'd (it moves to its next server:
+    // its first one, then the others in an order of its own, so a fleet spreads), an assignment is
+    // made while it is away, and it is started again. Its order is a cycle: three rounds restart
+    // each controller once.
     List<Long> moves = new ArrayList<>();
-    for (int i = 0; i < 3; i++) {
+    java.util.Set<Integer> restarted = new java.util.HashSet<>();
+    int cur = 0;
+    for (int round = 0; round < 3; round++) {
       int sessions = sessionsUp().size();
-      assertEquals(configs.get(i).grpcPort, sessionsUp().get(sessions - 1).port(), "the worker is on controller " + (i + 1));
+      assertEquals(configs.get(cur).grpcPort, sessionsUp().get(sessions - 1).port(), "the worker is on controller " + (cur + 1));
       long termAt = System.currentTimeMillis();
-      sigterm(running[i]);
+      sigterm(running[cur]);
       Up moved = awaitSession(sessions + 1, Duration.ofSeconds(10));
       moves.add(moved.atMillis() - termAt);
-      assertEquals(configs.get((i + 1) % 3).grpcPort, moved.port(), "it moved to the next server");
-      markers.add(procs.marker("r" + i));
-      assign(configs.get((i + 2) % 3), nodeId, "r" + i, markers.get(markers.size() - 1));
-      running[i] = procs.controller(configs.get(i));
-      awaitBridge(configs.get(i), running[i], START);
+      int next = portIndex(configs, moved.port());
+      assertTrue(next >= 0 && next != cur, "it moved to another server: " + moved.port());
+      markers.add(procs.marker("r" + round));
+      assign(configs.get(3 - cur - next), nodeId, "r" + round, markers.get(markers.size() - 1)); // the third one
+      running[cur] = procs.controller(configs.get(cur));
+      awaitBridge(configs.get(cur), running[cur], START);
+      restarted.add(cur);
+      cur = next;
     }
+    assertEquals(java.util.Set.of(0, 1, 2), restarted, "each controller was restarted once");
     // Each goodbye is followed by the session on the next controller, with no failed attempt and
     // no backoff in between (the time is the connect: TLS handshake, three streams, first ack).
     String[] lines = procs.output("worker").split("\n");
@@ -230,16 +238,17 @@ class ControllerFailoverTest {
     List<Long> pids = awaitRunningOnce(markers);
     assertEquals(prePid, pids.get(0), "pre/0 kept its process through the rolling restart");
 
-    // kill -9 of the worker's controller (controller 1 now): on another within one backoff step.
+    // kill -9 of the worker's controller (its first one again): on another within one backoff step.
     int sessions = sessionsUp().size();
-    assertEquals(configs.get(0).grpcPort, sessionsUp().get(sessions - 1).port());
+    assertEquals(configs.get(cur).grpcPort, sessionsUp().get(sessions - 1).port());
     long killAt = System.currentTimeMillis();
-    Processes.kill9Only(running[0]);
+    Processes.kill9Only(running[cur]);
     Up failedOver = awaitSession(sessions + 1, Duration.ofSeconds(10));
     long failoverMs = failedOver.atMillis() - killAt;
     System.out.printf("kill -9 of the worker's controller: on controller port %d after %d ms%n",
         failedOver.port(), failoverMs);
-    assertEquals(configs.get(1).grpcPort, failedOver.port(), "on the next server");
+    int survivor = portIndex(configs, failedOver.port());
+    assertTrue(survivor >= 0 && survivor != cur, "on another server: " + failedOver.port());
     // One backoff step: the session lost is followed by one retry, on the next server, which holds.
     String[] after = procs.output("worker").split("\n");
     int lost = -1;
@@ -249,7 +258,7 @@ class ControllerFailoverTest {
       }
     }
     assertTrue(lost >= 0, "the worker saw its session lost");
-    assertTrue(after[lost].contains("trying 127.0.0.1:" + configs.get(1).grpcPort + " in "), after[lost]);
+    assertTrue(after[lost].contains("trying 127.0.0.1:" + configs.get(survivor).grpcPort + " in "), after[lost]);
     long stepMs = Long.parseLong(after[lost].replaceAll(".* in (\\d+) ms$", "$1"));
     assertTrue(stepMs <= Backoff.INITIAL.toMillis() * Backoff.JITTER_MAX, "the first backoff step: " + after[lost]);
     for (int i = lost + 1; i < after.length && !after[i].contains("session up"); i++) {
@@ -259,17 +268,27 @@ class ControllerFailoverTest {
         stepMs, failoverMs);
     assertTrue(failoverMs < stepMs + 5_000, "the step plus a connect: " + failoverMs + " ms");
     // Past the killed controller's etcd lease (4 s), the node stays ready on its new controller.
-    Processes.awaitNodes(configs.get(1), Duration.ofSeconds(15), "two heartbeats past the dead controller's lease",
+    Processes.awaitNodes(configs.get(survivor), Duration.ofSeconds(15), "two heartbeats past the dead controller's lease",
         ns -> node(ns, nodeId).map(n -> "ready".equals(n.getString("state")) && n.containsKey("last_heartbeat")
             && OffsetDateTime.parse(n.getString("last_heartbeat")).toInstant().toEpochMilli() > killAt + 6_000)
             .orElse(false));
     assertEquals(pids, awaitRunningOnce(markers), "every workload kept its process");
-    JsonObject view = node(Processes.nodes(configs.get(1)), nodeId).orElseThrow();
+    JsonObject view = node(Processes.nodes(configs.get(survivor)), nodeId).orElseThrow();
     for (int i = 0; i < 3; i++) {
       assertEquals("running", container(view, "r" + i, 0).orElseThrow().getString("state"), view.encodePrettily());
     }
     String logs = controllerLogs();
     // NodeService's line for a node marked unreachable (not "the cluster state store is unreachable").
     assertFalse(Pattern.compile("node \\d+ is unreachable").matcher(logs).find(), "nobody was marked unreachable:\n" + logs);
+  }
+
+  /** Which of the controllers listens on {@code port} (-1: none). */
+  private static int portIndex(List<Processes.ControllerConfig> configs, int port) {
+    for (int i = 0; i < configs.size(); i++) {
+      if (configs.get(i).grpcPort == port) {
+        return i;
+      }
+    }
+    return -1;
   }
 }

@@ -61,6 +61,7 @@ public final class Session {
   private final Backoff backoff;
   private final ReportLoop reports;
   private int nextServer;
+  private int[] order;
   private Credentials credentials;
   private HostPort server;
   private Transport.Link link;
@@ -339,7 +340,32 @@ public final class Session {
 
   private HostPort peekServer() {
     List<HostPort> servers = settings.servers();
-    return servers.get(Math.floorMod(settings.firstServer() + nextServer, servers.size()));
+    if (order == null || order.length != servers.size()) {
+      order = failoverOrder(servers.size(), settings.firstServer());
+    }
+    return servers.get(order[Math.floorMod(nextServer, order.length)]);
+  }
+
+  /**
+   * The order this worker tries its servers in: its first server, then the others shuffled. A
+   * fleet that lost one controller spreads over the remaining ones instead of every worker moving
+   * to the next in the list, which then held twice its share (and, at a full controller, ran out
+   * of descriptors: the 50,000-worker run's kill -9 sent all 12,508 of one controller's workers to
+   * the same neighbour).
+   */
+  static int[] failoverOrder(int n, int first) {
+    int[] order = new int[n];
+    for (int i = 0; i < n; i++) {
+      order[i] = Math.floorMod(first + i, n);
+    }
+    java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
+    for (int i = n - 1; i > 1; i--) {
+      int j = 1 + random.nextInt(i);
+      int t = order[i];
+      order[i] = order[j];
+      order[j] = t;
+    }
+    return order;
   }
 
   // ---- status reports ----

@@ -53,6 +53,9 @@ public final class NodeOwnership {
   /** How long a controller that left must stay away before its nodes are the leader's orphans. */
   static final long ADOPT_GRACE_MS = 2 * ControllerRegistry.LEASE_TTL_SECS * 1000;
   private final Set<Long> pending = new LinkedHashSet<>();
+  private static final long RETRY_MIN_MS = 500;
+  private static final long RETRY_MAX_MS = 10_000;
+  private volatile long retryDelayMs;
   private boolean flushScheduled; // guarded by pending
   private final java.util.concurrent.atomic.LongAdder batches = new java.util.concurrent.atomic.LongAdder();
   private volatile long ownershipLease;
@@ -179,14 +182,14 @@ public final class NodeOwnership {
       if (String.valueOf(e.getMessage()).contains("lease not found") && ownershipLease == lease) {
         lost(lease); // expired before etcd told the keep-alive
       }
-    })).onFailure(e -> {
-      LOG.warn("{} node(s) (first {}): could not record this controller as their owner: {}; recorded again at"
-          + " their next heartbeat, failover TTL meanwhile", batch.size(), batch.get(0), e.getMessage());
-      long now = clock.millis();
-      for (long nodeId : batch) {
-        leases.release(nodeId); // recorded again at its next heartbeat
-        leases.grantFailover(nodeId, now);
-      }
+    })).onSuccess(r -> retryDelayMs = 0).onFailure(e -> {
+      // Tried again until it is recorded (or the node left): a node whose ownership is missing is an
+      // orphan to the leader, and the node keeps its lease here as it is (it may next report only a
+      // TTL from now: up to 600 s with a large fleet, longer than a failover lease).
+      long delay = retryDelayMs = retryDelayMs == 0 ? RETRY_MIN_MS : Math.min(RETRY_MAX_MS, 2 * retryDelayMs);
+      LOG.warn("{} node(s) (first {}): could not record this controller as their owner: {}; again in {} ms",
+          batch.size(), batch.get(0), e.getMessage(), delay);
+      registry.vertx().setTimer(delay, t -> batch.stream().filter(leases::holds).forEach(this::held));
     });
   }
 

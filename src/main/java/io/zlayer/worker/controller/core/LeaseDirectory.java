@@ -58,7 +58,7 @@ public final class LeaseDirectory {
    */
   public int admit(long nodeId, long nowMillis) {
     int told = ttl.compute(leases.size() + 1L);
-    leases.put(nodeId, new Lease(nodeId, nowMillis, Math.max(told, ttl.failoverTtlSecs()), ttl.graceSecs()));
+    leases.put(nodeId, new Lease(nodeId, nowMillis, Math.max(told, failoverTtl()), ttl.graceSecs()));
     java.util.function.LongConsumer h = onHeld;
     if (h != null && held.add(nodeId)) {
       h.accept(nodeId);
@@ -92,7 +92,16 @@ public final class LeaseDirectory {
 
   /** Gives a lease the failover TTL, as after a controller start (nobody expires while workers reconnect). */
   public void grantFailover(long nodeId, long nowMillis) {
-    leases.put(nodeId, new Lease(nodeId, nowMillis, ttl.failoverTtlSecs(), ttl.graceSecs()));
+    leases.put(nodeId, new Lease(nodeId, nowMillis, failoverTtl(), ttl.graceSecs()));
+  }
+
+  /**
+   * The failover TTL, but never less than the TTL workers are told now: with a large fleet that is
+   * up to {@code max_ttl} (600 s), and a node adopted while still connected elsewhere reports only
+   * that often.
+   */
+  private int failoverTtl() {
+    return Math.max(ttl.failoverTtlSecs(), currentTtl());
   }
 
   public Optional<Lease> get(long nodeId) {

@@ -19,6 +19,30 @@ public final class OpenStreams {
   /** Usually one connection per node: an array replaced on change (a set per node cost ~200 bytes). */
   private final Map<Long, HttpConnection[]> byNode = new ConcurrentHashMap<>();
   private final Map<HttpConnection, List<Runnable>> cleanups = new ConcurrentHashMap<>();
+  /** Connections the worker endpoint holds (every kind: sessions, registrations, legacy polls). */
+  private final java.util.concurrent.atomic.AtomicInteger held = new java.util.concurrent.atomic.AtomicInteger();
+
+  /**
+   * Counts a connection the worker endpoint accepted, until its channel closes; false, and not
+   * counted, when {@code max} are held already: the caller closes it at once, and its worker moves
+   * on to another controller (see {@code max_connections}).
+   */
+  public boolean admit(HttpConnection connection, int max) {
+    if (!(connection instanceof io.vertx.core.net.impl.ConnectionBase base)) {
+      return true;
+    }
+    if (held.incrementAndGet() > max) {
+      held.decrementAndGet();
+      return false;
+    }
+    base.channel().closeFuture().addListener(f -> held.decrementAndGet());
+    return true;
+  }
+
+  /** Connections held by the worker endpoint now. */
+  public int held() {
+    return held.get();
+  }
 
   /** Tracks a stream of {@code nodeId} on {@code connection}; {@code cleanup} runs when it closes. */
   public void track(long nodeId, HttpConnection connection, Runnable cleanup) {

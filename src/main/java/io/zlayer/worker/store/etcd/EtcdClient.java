@@ -124,7 +124,7 @@ final class EtcdClient {
   private RuntimeException statusFailure(ServiceMethod<?, ?> method, GrpcStatus status, String message,
                                          Throwable cause) {
     if (status == null || status == GrpcStatus.UNAVAILABLE || status == GrpcStatus.DEADLINE_EXCEEDED
-        || status == GrpcStatus.CANCELLED) {
+        || status == GrpcStatus.CANCELLED || timedOutInEtcd(message)) {
       return new StoreUnavailableException("etcd " + endpoint() + " did not answer " + method.methodName()
           + (status == null ? "" : " (" + status + (message == null ? "" : ": " + message) + ")")
           + "; a write's outcome is unknown", cause);
@@ -138,6 +138,16 @@ final class EtcdClient {
     }
     return new EtcdException(status, "etcd " + method.methodName() + " failed: " + status
         + (message == null ? "" : ": " + message), cause);
+  }
+
+  /**
+   * etcd's own deadline or raft wait ran out before it answered: "context deadline exceeded" (sent
+   * as UNKNOWN by grpc-go), "etcdserver: request timed out", "leader changed". The store is slow or
+   * busy, not refusing the request: the caller may try again, as with an unreachable etcd.
+   */
+  private static boolean timedOutInEtcd(String message) {
+    return message != null && (message.contains("context deadline exceeded") || message.contains("request timed out")
+        || message.contains("leader changed"));
   }
 
   private RuntimeException translate(ServiceMethod<?, ?> method, int used, Throwable e) {
