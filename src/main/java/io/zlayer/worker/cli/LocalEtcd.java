@@ -68,7 +68,7 @@ final class LocalEtcd implements AutoCloseable {
     command.addAll(List.of(etcd.toString(), "--name", "dev", "--data-dir", dir.resolve("data").toString(),
         "--listen-client-urls", client, "--advertise-client-urls", client,
         "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "dev=" + peer,
-        "--auto-compaction-mode=revision", "--auto-compaction-retention=1000",
+        "--auto-compaction-mode=revision", "--auto-compaction-retention=100000",
         "--logger=zap", "--log-outputs=" + dir.resolve("etcd.log")));
     Process p = new ProcessBuilder(command)
         .redirectErrorStream(true).redirectOutput(dir.resolve("etcd.out").toFile()).start();

@@ -225,7 +225,12 @@ public final class NodeService {
 
   /** Marks nodes whose lease expired unreachable; returns the expired leases. */
   public List<Lease> sweep() {
-    List<Lease> expired = leases.takeExpired(clock.millis());
+    return sweep(0);
+  }
+
+  /** {@link #sweep()}, counting a lease expired only {@code slackMs} after its time (the sweeper's own stalls). */
+  public List<Lease> sweep(long slackMs) {
+    List<Lease> expired = leases.takeExpired(clock.millis() - slackMs);
     leaseExpiries.add(expired.size());
     for (Lease lease : expired) {
       if (nodes.get(lease.nodeId()).isPresent()) {
