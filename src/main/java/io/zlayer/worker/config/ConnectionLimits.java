@@ -38,7 +38,7 @@ public record ConnectionLimits(Duration idleTimeout, Duration tlsHandshakeTimeou
   static final int DEFAULT_MAX_HELD_POLLS = 20_000;
   static final Duration MIN_TIMEOUT = Duration.ofMillis(100);
   /** Descriptors kept for everything but workers' connections: jars, epoll, the store, etcd, the bridge. */
-  static final int DESCRIPTOR_RESERVE = 1_000;
+  static final int DESCRIPTOR_RESERVE = 500;
   static final int DEFAULT_MAX_CONNECTIONS = defaultMaxConnections();
 
   public static final ConnectionLimits DEFAULTS = new ConnectionLimits(DEFAULT_IDLE_TIMEOUT,
