@@ -168,6 +168,9 @@ public final class Simulator {
         new WarmUp(run, progress::metrics).run(Arrays.copyOfRange(keys, grpcN, grpcN + warmN),
             Duration.ofSeconds(Math.max(150, warmN / 50 + 120)));
       }
+      // Every process warms its own JIT; the crypto baseline is measured once all are done, on a box
+      // no longer busy with anybody's warm-up.
+      barrier.await("warmed", BARRIER_TIMEOUT, progress);
       double cryptoBefore = measureCrypto("just before the storm");
       long metricsTimer = progress.pollMetricsPeriodically(vertx);
 
