@@ -298,6 +298,8 @@ public final class ControllerNode {
 
   /** How long a stopping controller's worker connections may take to close after its goodbye. */
   static final long DRAIN_GRACE_MS = 1000;
+  /** How long a stopping controller still answers new legacy polls 503 with its reason. */
+  static final long LEGACY_LINGER_MS = 300;
 
   /**
    * A graceful stop (SIGTERM): first tells the workers why ({@link #drain}), so they move to
@@ -323,9 +325,14 @@ public final class ControllerNode {
     }
     long t0 = System.nanoTime();
     cp.polls().drain(io.zlayer.worker.bus.Leaving.REASON);
-    return cp.streams().drain(io.zlayer.worker.bus.Leaving.REASON, DRAIN_GRACE_MS)
+    // A legacy worker between two polls (its answer just taken, the next one not yet sent) holds no
+    // poll to answer: the endpoint stays up a moment longer so that its next poll hears why too,
+    // instead of finding the connection closed.
+    Future<Void> lingered = cp.vertx().timer(LEGACY_LINGER_MS).mapEmpty();
+    Future<Void> streamsDone = cp.streams().drain(io.zlayer.worker.bus.Leaving.REASON, DRAIN_GRACE_MS)
         .timeout(DRAIN_GRACE_MS + 500, java.util.concurrent.TimeUnit.MILLISECONDS)
-        .otherwiseEmpty()
+        .otherwiseEmpty();
+    return Future.join(streamsDone, lingered).<Void>mapEmpty().otherwiseEmpty()
         .onComplete(ar -> {
           if (connections > 0) {
             LOG.info("worker connections closed in {} ms", (System.nanoTime() - t0) / 1_000_000);
