@@ -8,8 +8,8 @@ import io.zlayer.worker.store.KeyValue;
 import io.zlayer.worker.store.Watch;
 import io.zlayer.worker.store.WatchEvent;
 import io.zlayer.worker.store.etcd.EtcdStore;
-import java.time.Clock;
 import io.zlayer.worker.store.Op;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.Iterator;
@@ -57,7 +57,6 @@ public final class NodeOwnership {
   private static final long RETRY_MAX_MS = 10_000;
   private volatile long retryDelayMs;
   private boolean flushScheduled; // guarded by pending
-  private final java.util.concurrent.atomic.LongAdder batches = new java.util.concurrent.atomic.LongAdder();
   private volatile long ownershipLease;
   private volatile io.vertx.core.Future<Long> granting;
   private volatile io.zlayer.worker.store.etcd.EtcdLeases.KeepAlive keepAlive;
@@ -177,7 +176,6 @@ public final class NodeOwnership {
     for (long nodeId : batch) {
       ops.add(Op.put(PREFIX + nodeId, self));
     }
-    batches.increment();
     lease().compose(lease -> etcd.txn(List.of(), ops, lease).onFailure(e -> {
       if (String.valueOf(e.getMessage()).contains("lease not found") && ownershipLease == lease) {
         lost(lease); // expired before etcd told the keep-alive
@@ -191,11 +189,6 @@ public final class NodeOwnership {
           batch.size(), batch.get(0), e.getMessage(), delay);
       registry.vertx().setTimer(delay, t -> batch.stream().filter(leases::holds).forEach(this::held));
     });
-  }
-
-  /** Ownership txns sent (each records up to {@link #BATCH} nodes). */
-  public long batches() {
-    return batches.sum();
   }
 
   /**

@@ -42,10 +42,7 @@ public final class LeaseDirectory {
     Lease lease = leases.compute(nodeId, (id, old) -> old == null
         ? new Lease(id, nowMillis, ttl.compute(leases.size() + 1L), ttl.graceSecs())
         : old.renewed(nowMillis, ttl.compute(leases.size())));
-    java.util.function.LongConsumer h = onHeld;
-    if (h != null && held.add(nodeId)) {
-      h.accept(nodeId);
-    }
+    markHeld(nodeId);
     return lease.ttlSecs();
   }
 
@@ -59,11 +56,16 @@ public final class LeaseDirectory {
   public int admit(long nodeId, long nowMillis) {
     int told = ttl.compute(leases.size() + 1L);
     leases.put(nodeId, new Lease(nodeId, nowMillis, Math.max(told, failoverTtl()), ttl.graceSecs()));
+    markHeld(nodeId);
+    return told;
+  }
+
+  /** Tells the {@link #onHeld} listener of a node whose heartbeats start landing here (once). */
+  private void markHeld(long nodeId) {
     java.util.function.LongConsumer h = onHeld;
     if (h != null && held.add(nodeId)) {
       h.accept(nodeId);
     }
-    return told;
   }
 
   /**

@@ -33,7 +33,7 @@ import org.slf4j.LoggerFactory;
 final class EtcdRstAllowance {
   private static final Logger LOG = LoggerFactory.getLogger(EtcdRstAllowance.class);
   private static final AtomicBoolean WARNED = new AtomicBoolean();
-  private static final Field DELEGATE = delegateField();
+  private static final Field DELEGATE = field(DecoratingHttp2ConnectionDecoder.class, "delegate");
   private static final Field ENCODER_DELEGATE = field(DecoratingHttp2ConnectionEncoder.class, "delegate");
   private static final Field SENT_LIMIT = field(limitEncoderClass(), "maxRstFramesPerWindow");
   private static final java.util.concurrent.atomic.AtomicLong LIFTED = new java.util.concurrent.atomic.AtomicLong();
@@ -121,16 +121,6 @@ final class EtcdRstAllowance {
     }
     try {
       Field f = type.getDeclaredField(name);
-      f.setAccessible(true);
-      return f;
-    } catch (ReflectiveOperationException | RuntimeException e) {
-      return null;
-    }
-  }
-
-  private static Field delegateField() {
-    try {
-      Field f = DecoratingHttp2ConnectionDecoder.class.getDeclaredField("delegate");
       f.setAccessible(true);
       return f;
     } catch (ReflectiveOperationException | RuntimeException e) {
