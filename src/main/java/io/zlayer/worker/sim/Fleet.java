@@ -71,8 +71,13 @@ final class Fleet {
   private final Map<String, AtomicInteger> errorsPrinted = new ConcurrentHashMap<>();
   private static final int ERRORS_PRINTED_PER_KIND = 10;
   final PrintStream log;
-  /** When set (the warm-up), every newly registered node is also queued here. */
-  volatile Queue<SimNode> registeredQueue;
+  /**
+   * Every newly registered node, in order: the warm-up deregisters them from here, and the storm
+   * clears it. Always there, so that the warm-up and the measured storm run the same branch here
+   * (a null check that only the storm took made HotSpot throw away and recompile the compiled event
+   * loop paths that had inlined it, on the storm's CPU).
+   */
+  final Queue<SimNode> registeredQueue = new ConcurrentLinkedQueue<>();
 
   Fleet(PrintStream log) {
     this.log = log;
@@ -174,10 +179,7 @@ final class Fleet {
   void registered(SimNode node) {
     registered.incrementAndGet();
     lastRegisteredNanos.set(System.nanoTime());
-    Queue<SimNode> queue = registeredQueue;
-    if (queue != null) {
-      queue.add(node);
-    }
+    registeredQueue.add(node);
   }
 
   void connected(SimNode node) {

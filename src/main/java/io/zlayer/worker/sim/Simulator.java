@@ -146,7 +146,7 @@ public final class Simulator {
 
       long k0 = System.nanoTime();
       int warmN = Math.max(0, shape.warmup());
-      KeyMaterial[] keys = keys(grpcN + warmN);
+      KeyMaterial[] keys = keys(grpcN + warmN, Math.max(1, grpcN));
       double keygenSecs = (System.nanoTime() - k0) / 1e9;
       s.progress().printf("sim: prepared %d keys and CSRs in %.1f s; %d gRPC + %d legacy workers on %d event loops%n",
           grpcN, keygenSecs, grpcN, legacyN, shape.eventLoops());
@@ -163,6 +163,9 @@ public final class Simulator {
         nodes.add(new SimNode(fleet, i, loops.get(i % loops.size()), legacy ? null : keys[i], legacy));
       }
       Run run = new Run(s, fleet, progress, operator, loops, nodes, operatorServer);
+      // The controller's figures on each progress line, from before the warm-up: polling them from
+      // the storm's start on was a code path the warm-up had not run, compiled during the storm.
+      long metricsTimer = progress.pollMetricsPeriodically(vertx);
       if (warmN > 0) {
         progress.phase = "warm-up";
         new WarmUp(run, progress::metrics).run(Arrays.copyOfRange(keys, grpcN, grpcN + warmN),
@@ -172,7 +175,6 @@ public final class Simulator {
       // no longer busy with anybody's warm-up.
       barrier.await("warmed", BARRIER_TIMEOUT, progress);
       double cryptoBefore = measureCrypto("just before the storm");
-      long metricsTimer = progress.pollMetricsPeriodically(vertx);
 
       barrier.await("storm", BARRIER_TIMEOUT, progress);
       StormPhase.Result storm = StormPhase.run(run, keygenSecs);
@@ -234,8 +236,13 @@ public final class Simulator {
     }
   }
 
-  /** Keys and CSRs before the clock, on every core: on a real fleet every worker makes its own. */
-  private static KeyMaterial[] keys(int count) throws Exception {
+  /**
+   * Keys and CSRs before the clock, on every core: on a real fleet every worker makes its own. The
+   * names cycle through {@code names} (the fleet's size), so the warm-up's CSRs are as long as the
+   * storm's: a hash that met a new length in the storm took a branch the warm-up never had, and
+   * HotSpot recompiled the controller's CSR check during the measured storm.
+   */
+  private static KeyMaterial[] keys(int count, int names) throws Exception {
     KeyMaterial[] keys = new KeyMaterial[count];
     int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
     ExecutorService pool = Executors.newFixedThreadPool(threads);
@@ -246,7 +253,7 @@ public final class Simulator {
         jobs.add(pool.submit(() -> {
           for (int i = lane; i < count; i += threads) {
             KeyPair pair = WorkerKeys.generateP256();
-            keys[i] = new KeyMaterial(Pem.privateKeyToPem(pair.getPrivate()), WorkerKeys.createCsr(pair, "zlayer-sim-" + i));
+            keys[i] = new KeyMaterial(Pem.privateKeyToPem(pair.getPrivate()), WorkerKeys.createCsr(pair, "zlayer-sim-" + i % names));
           }
           return null;
         }));

@@ -77,8 +77,7 @@ final class WarmUp {
     for (int i = 0; i < n; i++) {
       workers.add(new SimNode(fleet, i, loops.get(i % loops.size()), keys[i], false));
     }
-    java.util.Queue<SimNode> justRegistered = new java.util.concurrent.ConcurrentLinkedQueue<>();
-    fleet.registeredQueue = justRegistered;
+    java.util.Queue<SimNode> justRegistered = fleet.registeredQueue;
     fleet.registerPermits.release(registerWindow);
     int burst = n >= 10 * MAX_BURST ? MAX_BURST : n / 10;
     int paced = n - burst;
@@ -125,7 +124,6 @@ final class WarmUp {
     while (fleet.registerPermits.availablePermits() < registerWindow && System.nanoTime() < deadline) {
       Thread.sleep(20); // bounded poll of in-process counters
     }
-    fleet.registeredQueue = null;
     for (SimNode w = justRegistered.poll(); w != null; w = justRegistered.poll()) {
       deregistered += deregister(w);
     }
