@@ -169,11 +169,29 @@ def main():
         row("cross-controller assignment p99", sim["cross_p99"], "ms", "<= 100 ms", check(sim["cross_p99"], lambda v: v <= 100))
         out.update(cross_p50_ms=sim["cross_p50"], cross_p99_ms=sim["cross_p99"])
     else:
-        ing = sim["ingest_rate"]
-        row("heartbeat ingest (controller, saturation)", ing, "reports/s", ">= 100,000/s", check(ing, lambda v: v >= 100000))
-        row("  offered by the simulator", sim["ingest_offered"], "reports/s", "", None)
+        ing, offered = sim["ingest_rate"], sim["ingest_offered"]
         icpu = f(a["ingest_cpu"])
+        # The simulated sessions offer what their JVMs can on the cores the controller also needs: when
+        # the controller absorbs all of it, the figure is a lower bound, not the controller's ceiling;
+        # the target is then judged on bench/ingest's generator (below, in a full run).
+        bare = load(a.get("bare_ingest"))
+        bounded = check(ing, lambda v: not math.isnan(offered) and v >= 0.97 * offered)
+        if bare:
+            row("heartbeat ingest via the simulated sessions", ing, "reports/s", "(target: below)", None)
+        elif bounded:
+            row("heartbeat ingest via the simulated sessions", ing, "reports/s", "lower bound", None)
+        else:
+            row("heartbeat ingest via the simulated sessions", ing, "reports/s", ">= 100,000/s",
+                check(ing, lambda v: v >= 100000))
+        row("  offered by the simulator", offered, "reports/s", "", None)
         row("  controller CPU while ingesting", icpu * 100, "%", "", None)
+        if bare:
+            c, b, r = (f(bare.get(k)) for k in ("controller_reports_per_sec", "bare_reports_per_sec", "ratio"))
+            row("heartbeat ingest, controller (bench/ingest's generator)", c, "reports/s", ">= 100,000/s",
+                check(c, lambda v: v >= 100000))
+            row("  bare Vert.x gRPC echo server, same generator", b, "reports/s", "", None)
+            row("  controller / bare", r * 100, "%", ">= 50 %", check(r, lambda v: v >= 0.5))
+            out.update(bare_ingest_controller=c, bare_ingest_bare=b, bare_ingest_ratio=r)
         out.update(ingest_rate=ing, ingest_cpu_cores=icpu,
                    cpu_ms_per_report=icpu * 1000 / ing if ing and not math.isnan(ing) else NAN)
     kill_ms, restart_ms, back = int(a["kill_ms"]), int(a["restart_ms"]), sim["back_ms"]
