@@ -133,6 +133,20 @@ def main():
         out.update(etcd_txn_rate=etcd_raw, etcd_ceiling=ceiling, register_etcd_ratio=eratio)
     else:
         row("registration rate / raw crypto", ratio * 100, "%", ">= 70 %", check(ratio, lambda r: r >= 0.7))
+    storm = load(a.get("storm_cpu"))
+    regs = sim["registered"]
+    if storm and regs:
+        per = lambda cores: cores * 1e6 / regs   # CPU-seconds over the storm -> microseconds per registration
+        ctl_us, crypto_us, sim_us = per(storm["ctl_crypto"] + storm["ctl_other"]), per(storm["ctl_crypto"]), per(storm["sim"])
+        secs = storm["secs"] or NAN
+        row("storm CPU per registration: controller", ctl_us, "us", "", None)
+        row("  on its registration-crypto threads", crypto_us, "us", "", None)
+        row("  crypto threads' share of the controller's CPU", crypto_us / ctl_us * 100 if ctl_us else NAN, "%", "", None)
+        row("  simulator", sim_us, "us", "", None)
+        row("  box busy (controller + simulator, of 2 cores)",
+            (storm["ctl_crypto"] + storm["ctl_other"] + storm["sim"]) / secs / 2 * 100, "%", "", None)
+        out.update(storm_ctl_us_per_registration=ctl_us, storm_crypto_us_per_registration=crypto_us,
+                   storm_sim_us_per_registration=sim_us)
     row("all connected (mTLS + 3 streams) after", sim["connect_secs"], "s", "", None)
     connect_cpu = f(a.get("connect_cpu_secs"))
     row("  controllers' CPU in the connect phase", connect_cpu * 1000 / n if n else NAN, "ms per worker", "", None)
