@@ -48,6 +48,8 @@ public final class EmbeddedStore implements Store {
   // Connection, statements and pending are touched only on the executor thread.
   private final Connection conn;
   private final PreparedStatement selKv;
+  /** A key's revisions without its value: what a transaction's compares and writes need. */
+  private final PreparedStatement selMeta;
   private final PreparedStatement upsertKv;
   private final PreparedStatement delKv;
   private final PreparedStatement selRev;
@@ -78,6 +80,7 @@ public final class EmbeddedStore implements Store {
     this.executor = executor;
     this.conn = conn;
     this.selKv = conn.prepareStatement("SELECT value, create_rev, mod_rev, version FROM kv WHERE key = ?");
+    this.selMeta = conn.prepareStatement("SELECT create_rev, mod_rev, version FROM kv WHERE key = ?");
     this.upsertKv = conn.prepareStatement(
         "INSERT OR REPLACE INTO kv(key, value, create_rev, mod_rev, version) VALUES (?, ?, ?, ?, ?)");
     this.delKv = conn.prepareStatement("DELETE FROM kv WHERE key = ?");
@@ -208,22 +211,33 @@ public final class EmbeddedStore implements Store {
 
   private record Outcome(boolean succeeded, long revision, int changed) {}
 
-  /** Runs on the executor thread inside the SQL transaction that {@link #onDb} commits. */
+  /** A key's revisions (no value); {@link #ABSENT} for a key that is not there. */
+  private record Meta(long createRevision, long modRevision, long version) {}
+
+  private static final Meta ABSENT = new Meta(0, 0, 0);
+
+  /**
+   * Runs on the executor thread inside the SQL transaction that {@link #onDb} commits. Each key is
+   * read once per transaction, without its value (a registration compares and writes the same two
+   * keys: reading them again for the writes, values and all, took two more queries per registration).
+   */
   private Outcome apply(List<Compare> compares, List<Op> ops) throws SQLException {
     long rev = readRevision();
+    java.util.Map<String, Meta> seen = new java.util.HashMap<>();
     for (Compare c : compares) {
-      KeyValue cur = readKv(c.key());
-      if ((cur == null ? 0 : cur.modRevision()) != c.modRevision()) {
+      if (meta(c.key(), seen).modRevision() != c.modRevision()) {
         return new Outcome(false, rev, 0);
       }
     }
     long next = rev + 1;
     int changed = 0;
     for (Op op : ops) {
-      KeyValue cur = readKv(op.key());
+      Meta m = meta(op.key(), seen);
+      Meta cur = m == ABSENT ? null : m;
       if (op instanceof Op.Put p) {
         KeyValue kv = new KeyValue(p.key(), p.value(), cur == null ? next : cur.createRevision(), next,
             cur == null ? 1 : cur.version() + 1);
+        seen.put(kv.key(), new Meta(kv.createRevision(), kv.modRevision(), kv.version()));
         upsertKv.setString(1, kv.key());
         upsertKv.setString(2, kv.value());
         upsertKv.setLong(3, kv.createRevision());
@@ -235,6 +249,7 @@ public final class EmbeddedStore implements Store {
       } else if (cur != null) {
         delKv.setString(1, op.key());
         delKv.executeUpdate();
+        seen.put(op.key(), ABSENT);
         deletedSinceFreeCheck++;
         pending.add(new WatchEvent(WatchEvent.Type.DELETE, new KeyValue(op.key(), null, 0, next, 0)));
         changed++;
@@ -313,7 +328,7 @@ public final class EmbeddedStore implements Store {
         drain(); // work submitted before close() still runs
         synchronized (conn) {
           compactFreePages(0); // at rest, the file holds what is stored and no more
-          for (Statement s : List.of(selKv, upsertKv, delKv, selRev, updRev)) {
+          for (Statement s : List.of(selKv, selMeta, upsertKv, delKv, selRev, updRev)) {
             s.close();
           }
           conn.close();
@@ -540,6 +555,21 @@ public final class EmbeddedStore implements Store {
       }
       return rs.getLong(1);
     }
+  }
+
+  /** {@code key}'s revisions, read once per transaction ({@code seen} holds what this one read or wrote). */
+  private Meta meta(String key, java.util.Map<String, Meta> seen) throws SQLException {
+    Meta known = seen.get(key);
+    if (known != null) {
+      return known;
+    }
+    selMeta.setString(1, key);
+    Meta m;
+    try (ResultSet rs = selMeta.executeQuery()) {
+      m = rs.next() ? new Meta(rs.getLong(1), rs.getLong(2), rs.getLong(3)) : ABSENT;
+    }
+    seen.put(key, m);
+    return m;
   }
 
   private KeyValue readKv(String key) throws SQLException {

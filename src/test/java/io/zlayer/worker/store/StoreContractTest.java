@@ -107,6 +107,8 @@ public abstract class StoreContractTest {
 
     TxnResult cas = await(store.txn(List.of(Compare.unchanged(x)), List.of(Op.put("c/x", "3"), Op.delete("c/y"))));
     assertTrue(cas.succeeded());
+    assertEquals(new KeyValue("c/x", "3", created.revision(), cas.revision(), 2), await(store.get("c/x")).orElseThrow(),
+        "a key compared and written in one txn keeps its create revision and counts one more version");
     assertTrue(await(store.get("c/y")).isEmpty());
     assertFalse(await(store.txn(List.of(Compare.unchanged(x)), List.of(Op.put("c/x", "4")))).succeeded(),
         "a stale modRevision loses");

@@ -134,17 +134,20 @@ public final class Registrar {
     WorkerCa.IssuedCertificate cert = signed.certificate();
     NodeRecord node = newRecord(nodeId, application, cert, internalToken);
     return tokenCommits.run(checked.tokenId(), () -> currentToken(application, checked, attempt)
-        .compose(fresh -> store.txn(
-                List.of(Compare.unchanged(fresh.record()), Compare.absent(node.key())),
-                List.of(fresh.consume(), Op.put(node.key(), node.toJson().encode())))
-            .map(result -> {
-              if (!result.succeeded()) {
-                lastWritten.remove(fresh.tokenId());
-                return (Admission) null;
-              }
-              remember(fresh.consumedAt(result.revision()), fresh.tokenId());
-              return admitted(node, cert, internalToken, fresh.tokenId(), result.revision());
-            })))
+        .compose(fresh -> {
+          TokenService.Use use = fresh.use(); // the token's new record, encoded once
+          return store.txn(
+                  List.of(Compare.unchanged(fresh.record()), Compare.absent(node.key())),
+                  List.of(use.op(), Op.put(node.key(), node.toJson().encode())))
+              .map(result -> {
+                if (!result.succeeded()) {
+                  lastWritten.remove(fresh.tokenId());
+                  return (Admission) null;
+                }
+                remember(use.consumedAt(result.revision()), fresh.tokenId());
+                return admitted(node, cert, internalToken, fresh.tokenId(), result.revision());
+              });
+        }))
         .compose(admission -> {
           if (admission != null) {
             return Future.succeededFuture(admission);

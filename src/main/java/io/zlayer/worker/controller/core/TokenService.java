@@ -37,20 +37,24 @@ public final class TokenService {
 
   /** A checked, not yet consumed token: the stored record it was checked against. */
   public record Redemption(String tokenId, KeyValue record) {
-    /** The write that uses the token once; commit it with {@code Compare.unchanged(record)}. */
-    public Op consume() {
-      return Op.put(record.key(), consumedValue());
-    }
-
-    /** The record as {@link #consume()} leaves it once committed at {@code revision}. */
-    public KeyValue consumedAt(long revision) {
-      return new KeyValue(record.key(), consumedValue(), record.createRevision(), revision, record.version() + 1);
-    }
-
-    private String consumedValue() {
+    /** The token's use: its record's write, to commit with {@code Compare.unchanged(record)}. */
+    public Use use() {
       JsonObject json = new JsonObject(record.value());
       json.put("uses_left", json.getInteger("uses_left", 1) - 1);
-      return json.encode();
+      return new Use(record, json.encode());
+    }
+  }
+
+  /** One use of a token: the record before ({@code record}) and its value after ({@code consumedValue}). */
+  public record Use(KeyValue record, String consumedValue) {
+    /** The write that uses the token once. */
+    public Op op() {
+      return Op.put(record.key(), consumedValue);
+    }
+
+    /** The record as {@link #op()} leaves it once committed at {@code revision}. */
+    public KeyValue consumedAt(long revision) {
+      return new KeyValue(record.key(), consumedValue, record.createRevision(), revision, record.version() + 1);
     }
   }
 
