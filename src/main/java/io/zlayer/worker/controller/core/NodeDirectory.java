@@ -16,6 +16,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The controller's view of every node: the durable records (read through from the store at
@@ -53,6 +55,8 @@ public final class NodeDirectory {
   /** Command outcomes kept per node for the operator's view. */
   private static final int KEPT_COMMAND_RESULTS = 10;
 
+  private static final Logger LOG = LoggerFactory.getLogger(NodeDirectory.class);
+
   public NodeDirectory(Store store, Clock clock) {
     this.store = store;
     this.clock = clock;
@@ -60,6 +64,7 @@ public final class NodeDirectory {
 
   /** Loads every stored node, and where node ids continue after collected ones. */
   public Future<NodeDirectory> load() {
+    long t0 = System.nanoTime();
     return store.get(ID_FLOOR_KEY).compose(floor -> {
       floor.ifPresent(kv -> {
         collectedFloor = Long.parseLong(kv.value().trim());
@@ -72,6 +77,8 @@ public final class NodeDirectory {
         cache(record);
         revisions.merge(record.nodeId(), kv.modRevision(), Math::max);
       }
+      // A restart's first step: with many nodes, what an operator waits for before the listener is up.
+      LOG.info("loaded {} node record(s) from the store in {} ms", kvs.size(), (System.nanoTime() - t0) / 1_000_000);
       return this;
     });
   }
