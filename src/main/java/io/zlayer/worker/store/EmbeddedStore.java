@@ -232,11 +232,11 @@ public final class EmbeddedStore implements Store {
     long next = rev + 1;
     int changed = 0;
     for (Op op : ops) {
-      Meta m = meta(op.key(), seen);
-      Meta cur = m == ABSENT ? null : m;
+      Meta cur = meta(op.key(), seen);
       if (op instanceof Op.Put p) {
-        KeyValue kv = new KeyValue(p.key(), p.value(), cur == null ? next : cur.createRevision(), next,
-            cur == null ? 1 : cur.version() + 1);
+        // ABSENT's version is 0: a new key starts at version 1
+        KeyValue kv = new KeyValue(p.key(), p.value(), cur == ABSENT ? next : cur.createRevision(), next,
+            cur.version() + 1);
         seen.put(kv.key(), new Meta(kv.createRevision(), kv.modRevision(), kv.version()));
         upsertKv.setString(1, kv.key());
         upsertKv.setString(2, kv.value());
@@ -246,7 +246,7 @@ public final class EmbeddedStore implements Store {
         upsertKv.executeUpdate();
         pending.add(new WatchEvent(WatchEvent.Type.PUT, kv));
         changed++;
-      } else if (cur != null) {
+      } else if (cur != ABSENT) {
         delKv.setString(1, op.key());
         delKv.executeUpdate();
         seen.put(op.key(), ABSENT);
