@@ -35,6 +35,10 @@ public final class ControllerChannel {
   /** As {@link #open(Vertx, HostPort, String, Identity)}, resuming and keeping the identity's TLS session in {@code sessions}. */
   public static ControllerChannel open(Vertx vertx, HostPort server, String caPem, Identity identity,
                                        TlsSessions sessions) {
+    return new ControllerChannel(server, GrpcClient.client(vertx, options(caPem, identity, sessions)));
+  }
+
+  private static HttpClientOptions options(String caPem, Identity identity, TlsSessions sessions) {
     HttpClientOptions options = new HttpClientOptions()
         .setSsl(true)
         .setUseAlpn(true)
@@ -48,6 +52,25 @@ public final class ControllerChannel {
     if (identity != null) {
       options.setKeyCertOptions(io.vertx.core.net.KeyCertOptions.wrap(new NodeKeyManager(identity)));
     }
+    return options;
+  }
+
+  /**
+   * The receive window of a {@link #openMultiplexed multiplexed} channel: gRPC-Java's default.
+   * HTTP/2's 64 KiB default is one connection's worth for one node; a channel carrying 64
+   * registrations at once (1.2 KiB of answer each) would run out of it whenever its event loop
+   * is busy, and the controller would then queue, split and resend its answers.
+   */
+  static final int MULTIPLEXED_WINDOW_BYTES = 1 << 20;
+
+  /**
+   * A plain-TLS channel (no client certificate) that carries many nodes' calls at once: the
+   * simulator's registrations, a fleet's worth over a few connections.
+   */
+  public static ControllerChannel openMultiplexed(Vertx vertx, HostPort server, String caPem) {
+    HttpClientOptions options = options(caPem, null, null)
+        .setHttp2ConnectionWindowSize(MULTIPLEXED_WINDOW_BYTES)
+        .setInitialSettings(new io.vertx.core.http.Http2Settings().setInitialWindowSize(MULTIPLEXED_WINDOW_BYTES));
     return new ControllerChannel(server, GrpcClient.client(vertx, options));
   }
 

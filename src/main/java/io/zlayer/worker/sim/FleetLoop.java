@@ -33,7 +33,7 @@ final class FleetLoop extends VerticleBase {
   public Future<?> start() {
     ctx = context;
     grpc = new GrpcTransport(vertx, server -> registerChannels.computeIfAbsent(server,
-        s -> ControllerChannel.open(vertx, s, fleet.caPem, null)));
+        s -> ControllerChannel.openMultiplexed(vertx, s, fleet.caPem)));
     legacy = new LegacyTransport(vertx, legacyHttp);
     return Future.succeededFuture();
   }
