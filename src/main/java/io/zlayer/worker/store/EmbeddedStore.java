@@ -13,7 +13,6 @@ import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Savepoint;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
@@ -64,6 +63,17 @@ public final class EmbeddedStore implements Store {
   private boolean drainScheduled;
   /** Most writes committed together. */
   private static final int MAX_BATCH = 128;
+  /** A batch of writes smaller than this waits {@link #LINGER_NANOS} for more (see {@link #linger}). */
+  private static final int LINGER_BELOW = 8;
+  private static final long LINGER_NANOS = 1_000_000;
+  /** After a wait that gathered no write, how long batches commit at once. */
+  private static final long NO_LINGER_NANOS = 1_000_000_000L;
+  /** Store thread only: until when batches do not linger. */
+  private long noLingerUntil;
+  /** Store thread only: the revision as of the last commit, -1 until read. */
+  private long committedRevision = -1;
+  /** Store thread only: the revision inside the transaction in progress, -1 until read. */
+  private long txnRevision = -1;
   /** SQLite's {@code auto_vacuum} value for INCREMENTAL. */
   private static final int AUTO_VACUUM_INCREMENTAL = 2;
   /** Bytes a checkpointed WAL file is cut back to (it otherwise stays at its largest). */
@@ -261,6 +271,7 @@ public final class EmbeddedStore implements Store {
     }
     updRev.setLong(1, next);
     updRev.executeUpdate();
+    txnRevision = next;
     return new Outcome(true, next, changed);
   }
 
@@ -352,12 +363,17 @@ public final class EmbeddedStore implements Store {
 
   /**
    * Runs a write on the store thread. Writes queued together commit in one SQL transaction (group
-   * commit: one WAL append for the lot instead of one each), each inside its own savepoint, so a
-   * failing one is rolled back alone. Callers hear of a write, and watchers of its events, only
+   * commit: one WAL append for the lot instead of one each); should one fail, the others run again
+   * without it (see {@link #runBatch}). Callers hear of a write, and watchers of its events, only
    * after the commit succeeded.
    */
   private <T> Future<T> onDbWrite(Callable<T> work) {
     return submit(work, true);
+  }
+
+  /** A write job of the tests' own, batched with the store's writes as theirs are. */
+  <T> Future<T> writeForTest(Callable<T> work) {
+    return onDbWrite(work);
   }
 
   private <T> Future<T> submit(Callable<T> work, boolean write) {
@@ -430,9 +446,10 @@ public final class EmbeddedStore implements Store {
           return;
         }
         batch.add(first);
-        while (first.write() && batch.size() < MAX_BATCH && jobs.peek() != null && jobs.peek().write()) {
-          batch.add(jobs.poll());
-        }
+        takeWrites(batch);
+      }
+      if (batch.get(0).write() && batch.size() < LINGER_BELOW && System.nanoTime() >= noLingerUntil) {
+        linger(batch);
       }
       try {
         runBatch(batch);
@@ -446,51 +463,81 @@ public final class EmbeddedStore implements Store {
     }
   }
 
+  /** Adds the writes at the head of the queue to a batch of writes; caller holds {@link #jobs}. */
+  private void takeWrites(List<Job<?>> batch) {
+    while (batch.get(0).write() && batch.size() < MAX_BATCH && jobs.peek() != null && jobs.peek().write()) {
+      batch.add(jobs.poll());
+    }
+  }
+
+  /**
+   * Group commit under a stream of writes: waits {@link #LINGER_NANOS} for more writes to join a
+   * small batch. In a registration storm writes come every few hundred microseconds and each
+   * batch of one paid a commit of its own (WAL pages, an fsync, a wake-up of this thread). A wait
+   * that gathered nothing (one writer at a time, each waiting for its answer) switches the
+   * lingering off for {@link #NO_LINGER_NANOS}, so a lone writer pays it once in a while at most.
+   */
+  private void linger(List<Job<?>> batch) {
+    int before = batch.size();
+    java.util.concurrent.locks.LockSupport.parkNanos(LINGER_NANOS);
+    synchronized (jobs) {
+      takeWrites(batch);
+    }
+    if (batch.size() == before) {
+      noLingerUntil = System.nanoTime() + NO_LINGER_NANOS;
+    }
+  }
+
   @Override
   public void observeCommits(java.util.function.LongConsumer nanos) {
     commitObserver = nanos;
   }
 
+  /**
+   * Runs a batch in one SQL transaction. Should one of several jobs fail (or their commit), none
+   * of them happened: the transaction is rolled back and each runs again in a transaction of its
+   * own, so that only the failing one fails. (A savepoint per job did the same at two more SQL
+   * statements per job, paid by every batch to save a rare failure's second run.)
+   */
   private void runBatch(List<Job<?>> batch) {
+    if (!runTogether(batch)) {
+      for (Job<?> job : batch) {
+        runTogether(List.of(job));
+      }
+    }
+  }
+
+  /**
+   * Runs the jobs and commits them. Returns false, having completed none, when a job of several
+   * failed or their commit did (all rolled back); otherwise completes every job and returns true.
+   */
+  private boolean runTogether(List<Job<?>> batch) {
     Object[] results = new Object[batch.size()];
-    Throwable[] failures = new Throwable[batch.size()];
-    boolean committed = false;
+    Throwable failure = null;
     // The executor has one thread; the lock only matters if a same-named executor was made larger.
     synchronized (conn) {
       try {
         if (conn.isClosed()) {
           throw new IllegalStateException("store is closed");
         }
-        boolean alone = batch.size() == 1;
         for (int i = 0; i < batch.size(); i++) {
-          int mark = pending.size();
-          Savepoint savepoint = alone ? null : conn.setSavepoint();
-          try {
-            results[i] = batch.get(i).work().call();
-            if (savepoint != null) {
-              conn.releaseSavepoint(savepoint);
-            }
-          } catch (Exception | Error e) { // an Error too: this job fails, the store goes on
-            failures[i] = e;
-            pending.subList(mark, pending.size()).clear();
-            if (savepoint == null) {
-              conn.rollback();
-            } else {
-              conn.rollback(savepoint);
-              conn.releaseSavepoint(savepoint);
-            }
-          }
+          results[i] = batch.get(i).work().call();
         }
         long commitStart = System.nanoTime();
         conn.commit();
-        committed = true;
         commitObserver.accept(System.nanoTime() - commitStart);
+        if (txnRevision >= 0) {
+          committedRevision = txnRevision;
+        }
+        txnRevision = -1;
         if (deletedSinceFreeCheck > 0) {
           deletedSinceFreeCheck = 0;
           compactFreePages(FREE_PAGES_KEPT);
         }
-      } catch (Exception | Error e) {
+      } catch (Exception | Error e) { // an Error too: the job fails, the store goes on
+        failure = e;
         pending.clear();
+        txnRevision = -1;
         try {
           if (!conn.isClosed()) {
             conn.rollback();
@@ -498,14 +545,12 @@ public final class EmbeddedStore implements Store {
         } catch (SQLException re) {
           e.addSuppressed(re);
         }
-        for (int i = 0; i < batch.size(); i++) {
-          if (failures[i] == null) {
-            failures[i] = e; // the commit failed: none of the batch happened
-          }
+        if (batch.size() > 1) {
+          return false;
         }
       }
     }
-    if (committed && !pending.isEmpty()) {
+    if (failure == null && !pending.isEmpty()) {
       List<WatchEvent> events = List.copyOf(pending);
       pending.clear();
       try {
@@ -515,8 +560,9 @@ public final class EmbeddedStore implements Store {
       }
     }
     for (int i = 0; i < batch.size(); i++) {
-      batch.get(i).complete(results[i], failures[i]);
+      batch.get(i).complete(results[i], failure);
     }
+    return true;
   }
 
   /**
@@ -548,12 +594,19 @@ public final class EmbeddedStore implements Store {
     }
   }
 
+  /** The store's revision: read from the file once, then kept (this thread is the file's only writer). */
   private long readRevision() throws SQLException {
+    if (txnRevision >= 0) {
+      return txnRevision;
+    }
+    if (committedRevision >= 0) {
+      return txnRevision = committedRevision;
+    }
     try (ResultSet rs = selRev.executeQuery()) {
       if (!rs.next()) {
         throw new SQLException("meta row missing in state.db");
       }
-      return rs.getLong(1);
+      return txnRevision = rs.getLong(1);
     }
   }
 

@@ -60,6 +60,30 @@ class EmbeddedStoreTest {
   }
 
   @Test
+  void aWriteThatFailsInABatchFailsAloneAndTheOthersCommitInOrder() throws Exception {
+    java.util.concurrent.CountDownLatch running = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    Future<Boolean> blocker = store.writeForTest(() -> {
+      running.countDown();
+      return release.await(10, TimeUnit.SECONDS);
+    });
+    assertTrue(running.await(10, TimeUnit.SECONDS));
+    // The store thread is busy: these three queue up and run as one batch.
+    Future<Long> a = store.put("k/a", "1");
+    Future<Object> bad = store.writeForTest(() -> {
+      throw new java.sql.SQLException("disk says no");
+    });
+    Future<Long> b = store.put("k/b", "2");
+    release.countDown();
+    assertTrue(await(blocker));
+    assertEquals(1L, await(a));
+    assertEquals("disk says no", failure(bad).getMessage());
+    assertEquals(2L, await(b)); // the failed job took no revision
+    assertEquals(2L, await(store.revision()));
+    assertEquals(List.of("k/a", "k/b"), keys(await(store.range("k/"))));
+  }
+
+  @Test
   void basics() {
     assertEquals(0L, await(store.revision()));
     assertEquals(Optional.empty(), await(store.get("a/x")));
