@@ -169,7 +169,7 @@ public final class Simulator {
       if (warmN > 0) {
         progress.phase = "warm-up";
         new WarmUp(run, progress::metrics).run(Arrays.copyOfRange(keys, grpcN, grpcN + warmN),
-            Duration.ofSeconds(Math.max(150, warmN / 50 + 120)));
+            Duration.ofSeconds(Math.max(150, warmN / 50 + 120)), () -> barrier.await("burst", BARRIER_TIMEOUT, progress));
       }
       // Every process warms its own JIT; the crypto baseline is measured once all are done, on a box
       // no longer busy with anybody's warm-up.

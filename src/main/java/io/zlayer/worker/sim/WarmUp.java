@@ -30,8 +30,15 @@ final class WarmUp {
   private static final int PACED_QUIET_SECONDS = 5;
   /** ...and at least this many registrations ran (or the warm-up's keys ran out). */
   private static final int MIN_PACED = 3000;
-  /** Registrations of the closing burst at full speed (a tenth of the warm-up when it is smaller). */
-  private static final int MAX_BURST = 2000;
+  /**
+   * Registrations of the closing burst at full speed (a third of the warm-up when it is smaller).
+   * A burst of 2,000 (1,500 in the second process), one process at a time, was too short and too
+   * light: the storm's own conditions (event-loop task queues over 64, contended locks, both
+   * processes at once) still deoptimized Netty's event loop, SSL and HTTP/2 code compiled under
+   * the paced load, and both simulator JVMs recompiled it during the measured storm (0.14 cores
+   * of the two).
+   */
+  private static final int MAX_BURST = 5000;
   private static final Duration JIT_QUIET_MAX = Duration.ofSeconds(30);
   private static final long JIT_QUIET_MS_PER_SEC = 50;
   /** Consecutive quiet seconds: a single long compilation only counts once it ends. */
@@ -68,7 +75,7 @@ final class WarmUp {
    * and C2 compiled them, for seconds of CPU, during the measured storm. At a steady pace the
    * compiler has CPU to spare and keeps up.
    */
-  void run(KeyMaterial[] keys, Duration timeout) throws Exception {
+  void run(KeyMaterial[] keys, Duration timeout, Rendezvous beforeBurst) throws Exception {
     int n = keys.length;
     long t0 = System.nanoTime();
     long deadline = t0 + timeout.toNanos();
@@ -79,7 +86,7 @@ final class WarmUp {
     }
     java.util.Queue<SimNode> justRegistered = fleet.registeredQueue;
     fleet.registerPermits.release(registerWindow);
-    int burst = n >= 10 * MAX_BURST ? MAX_BURST : n / 10;
+    int burst = Math.min(MAX_BURST, n / 3);
     int paced = n - burst;
     int started = 0;
     int deregistered = 0;
@@ -107,7 +114,15 @@ final class WarmUp {
     }
     int pacedDone = started;
     boolean converged = jit.quietSeconds >= PACED_QUIET_SECONDS;
-    // The burst: the storm's concurrency (every lane busy), so its code paths are compiled too.
+    // The burst: the storm's concurrency (every lane busy, every simulator process at once), so
+    // its code paths are compiled too.
+    while (fleet.registered.get() < started && System.nanoTime() < deadline) {
+      Thread.sleep(20); // the paced phase's last registrations
+    }
+    for (SimNode done = justRegistered.poll(); done != null; done = justRegistered.poll()) {
+      deregistered += deregister(done);
+    }
+    beforeBurst.await();
     int burstEnd = Math.min(n, started + burst);
     for (; started < burstEnd && System.nanoTime() < deadline; started++) {
       if (!fleet.registerPermits.tryAcquire(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
@@ -135,6 +150,12 @@ final class WarmUp {
         + "counted in any figure)%n", fleet.registered.get(), pacedDone, PACE_PER_SEC,
         converged ? "neither JIT had compiled for " + PACED_QUIET_SECONDS + " s" : "the warm-up's keys ran out",
         started - pacedDone, registerSecs, deregistered, collected, quietAfter);
+  }
+
+  /** Where the simulator processes meet before the burst (a no-op for one process). */
+  @FunctionalInterface
+  interface Rendezvous {
+    void await() throws InterruptedException;
   }
 
   /**

@@ -66,9 +66,12 @@ public final class EmbeddedStore implements Store {
   /** A batch of writes smaller than this waits {@link #LINGER_NANOS} for more (see {@link #linger}). */
   private static final int LINGER_BELOW = 8;
   private static final long LINGER_NANOS = 1_000_000;
-  /** After a wait that gathered no write, how long batches commit at once. */
-  private static final long NO_LINGER_NANOS = 1_000_000_000L;
-  /** Store thread only: until when batches do not linger. */
+  /** Waits in a row that gathered no write before batches stop waiting for {@link #NO_LINGER_NANOS}. */
+  private static final int FRUITLESS_LIMIT = 3;
+  private static final long NO_LINGER_NANOS = 100_000_000L;
+  /** Store thread only: waits in a row that gathered no write. */
+  private int fruitless;
+  /** Store thread only: until when batches do not linger (after {@link #FRUITLESS_LIMIT} fruitless waits). */
   private long noLingerUntil;
   /** Store thread only: the revision as of the last commit, -1 until read. */
   private long committedRevision = -1;
@@ -448,7 +451,8 @@ public final class EmbeddedStore implements Store {
         batch.add(first);
         takeWrites(batch);
       }
-      if (batch.get(0).write() && batch.size() < LINGER_BELOW && System.nanoTime() >= noLingerUntil) {
+      if (batch.get(0).write() && batch.size() < LINGER_BELOW
+          && (fruitless < FRUITLESS_LIMIT || System.nanoTime() >= noLingerUntil)) {
         linger(batch);
       }
       try {
@@ -472,10 +476,12 @@ public final class EmbeddedStore implements Store {
 
   /**
    * Group commit under a stream of writes: waits {@link #LINGER_NANOS} for more writes to join a
-   * small batch. In a registration storm writes come every few hundred microseconds and each
-   * batch of one paid a commit of its own (WAL pages, an fsync, a wake-up of this thread). A wait
-   * that gathered nothing (one writer at a time, each waiting for its answer) switches the
-   * lingering off for {@link #NO_LINGER_NANOS}, so a lone writer pays it once in a while at most.
+   * small batch. In a registration storm writes come every few hundred microseconds and most
+   * batches held one or two writes, each batch paying a commit of its own (WAL pages, an fsync, a
+   * wake-up of this thread). {@link #FRUITLESS_LIMIT} waits in a row that gathered nothing (one
+   * writer at a time, each waiting for its answer; or writes far apart) switch the waiting off
+   * for {@link #NO_LINGER_NANOS}, after which one more fruitless wait switches it off again: such
+   * writers pay the millisecond once in a while at most. The wait parks the thread: no CPU.
    */
   private void linger(List<Job<?>> batch) {
     int before = batch.size();
@@ -483,7 +489,9 @@ public final class EmbeddedStore implements Store {
     synchronized (jobs) {
       takeWrites(batch);
     }
-    if (batch.size() == before) {
+    if (batch.size() > before) {
+      fruitless = 0;
+    } else if (++fruitless >= FRUITLESS_LIMIT) {
       noLingerUntil = System.nanoTime() + NO_LINGER_NANOS;
     }
   }
