@@ -64,8 +64,8 @@ public final class EmbeddedStore implements Store {
   /** Most writes committed together. */
   private static final int MAX_BATCH = 128;
   /** A batch of writes smaller than this waits {@link #LINGER_NANOS} for more (see {@link #linger}). */
-  private static final int LINGER_BELOW = 8;
-  private static final long LINGER_NANOS = 1_000_000;
+  private static final int LINGER_BELOW = 16;
+  private static final long LINGER_NANOS = 2_000_000;
   /** Waits in a row that gathered no write before batches stop waiting for {@link #NO_LINGER_NANOS}. */
   private static final int FRUITLESS_LIMIT = 3;
   private static final long NO_LINGER_NANOS = 100_000_000L;
