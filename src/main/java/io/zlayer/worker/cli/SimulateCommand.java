@@ -55,7 +55,8 @@ final class SimulateCommand implements Callable<Integer> {
   String connectTimeout;
   @Option(names = "--warmup", defaultValue = "0", paramLabel = "K",
       description = "before the clock, up to K throwaway workers register at 300/s until neither JVM compiles, "
-          + "then 2,000 at full speed; the operator deregisters and collects them (default: ${DEFAULT-VALUE})")
+          + "then a third of them (at most 5,000) at full speed, all --procs at once; the operator deregisters "
+          + "and collects them (default: ${DEFAULT-VALUE})")
   int warmup;
   @Option(names = "--crypto-baseline", description = "also measure the box's raw registration crypto (child JVM, "
       + "2 threads, 5 s) just before the storm and once the fleet has connected (JSON: crypto_before_storm_rate, "

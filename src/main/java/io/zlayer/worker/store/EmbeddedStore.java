@@ -481,7 +481,7 @@ public final class EmbeddedStore implements Store {
    * wake-up of this thread). {@link #FRUITLESS_LIMIT} waits in a row that gathered nothing (one
    * writer at a time, each waiting for its answer; or writes far apart) switch the waiting off
    * for {@link #NO_LINGER_NANOS}, after which one more fruitless wait switches it off again: such
-   * writers pay the millisecond once in a while at most. The wait parks the thread: no CPU.
+   * writers pay the wait once in a while at most. The wait parks the thread: no CPU.
    */
   private void linger(List<Job<?>> batch) {
     int before = batch.size();
