@@ -55,7 +55,7 @@ final class SimulateCommand implements Callable<Integer> {
   String connectTimeout;
   @Option(names = "--warmup", defaultValue = "0", paramLabel = "K",
       description = "before the clock, up to K throwaway workers register at 300/s until neither JVM compiles, "
-          + "then a third of them (at most 5,000) at full speed, all --procs at once; the operator deregisters "
+          + "then half of them (at most 8,000) at full speed, all --procs at once; the operator deregisters "
           + "and collects them (default: ${DEFAULT-VALUE})")
   int warmup;
   @Option(names = "--crypto-baseline", description = "also measure the box's raw registration crypto (child JVM, "
