@@ -77,6 +77,14 @@ public final class LegacyApi {
   }
 
   private void poll(RoutingContext rc) {
+    String stopping = polls.leaving();
+    if (stopping != null) {
+      // Every poll, not only one that would be held: a poll answered at once by a stopping
+      // controller told its worker the session was up, and the connection's close a moment later
+      // then cost it a full backoff instead of the short steps of a controller leaving.
+      leaving(rc, stopping);
+      return;
+    }
     JsonObject body = LegacyJson.body(rc);
     long nodeId = LegacyJson.count(body, "node_id", null);
     long lastRevision = LegacyJson.count(body, "last_revision", 0L);
