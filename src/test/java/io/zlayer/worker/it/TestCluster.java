@@ -60,11 +60,19 @@ public final class TestCluster {
   }
 
   public static ControllerOptions controllerOptions(Path dir, JsonObject overrides) throws IOException {
+    // Both ports picked while both sockets are open: two freePort() calls in a row once returned
+    // the same port, and the worker's TLS hello then reached the event-bus bridge (CI, session 8).
+    int worker;
+    int bridge;
+    try (ServerSocket a = new ServerSocket(0); ServerSocket b = new ServerSocket(0)) {
+      worker = a.getLocalPort();
+      bridge = b.getLocalPort();
+    }
     JsonObject json = new JsonObject()
         .put("data_dir", dir.resolve("controller").toString())
-        .put("worker_grpc_addr", "127.0.0.1:" + freePort())
+        .put("worker_grpc_addr", "127.0.0.1:" + worker)
         .put("operator_http_addr", "127.0.0.1:0")
-        .put("bridge_port", freePort());
+        .put("bridge_port", bridge);
     return ControllerOptions.fromJson(json.mergeIn(overrides));
   }
 
