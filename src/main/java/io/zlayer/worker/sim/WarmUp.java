@@ -86,7 +86,6 @@ final class WarmUp {
     for (int i = 0; i < n; i++) {
       workers.add(new SimNode(fleet, i, loops.get(i % loops.size()), keys[i], false));
     }
-    java.util.Queue<SimNode> justRegistered = fleet.registeredQueue;
     fleet.registerPermits.release(registerWindow);
     int burst = Math.min(MAX_BURST, n / 2);
     int paced = n - burst;
@@ -103,7 +102,7 @@ final class WarmUp {
         workers.get(started++).register();
         nextStart = Math.max(nextStart + period, now); // after a stall: the pace, not a catch-up burst
       }
-      SimNode done = justRegistered.poll();
+      SimNode done = fleet.registeredQueue.poll();
       if (done != null) {
         deregistered += deregister(done);
       } else {
@@ -118,12 +117,8 @@ final class WarmUp {
     boolean converged = jit.quietSeconds >= PACED_QUIET_SECONDS;
     // The burst: the storm's concurrency (every lane busy, every simulator process at once), so
     // its code paths are compiled too.
-    while (fleet.registered.get() < started && System.nanoTime() < deadline) {
-      Thread.sleep(20); // the paced phase's last registrations
-    }
-    for (SimNode done = justRegistered.poll(); done != null; done = justRegistered.poll()) {
-      deregistered += deregister(done);
-    }
+    awaitRegistered(started, deadline); // the paced phase's last registrations
+    deregistered += deregisterRegistered();
     beforeBurst.await();
     int burstEnd = Math.min(n, started + burst);
     for (; started < burstEnd && System.nanoTime() < deadline; started++) {
@@ -132,18 +127,14 @@ final class WarmUp {
       }
       workers.get(started).register();
     }
-    while (fleet.registered.get() < started && System.nanoTime() < deadline) {
-      Thread.sleep(20); // the last registrations
-    }
+    awaitRegistered(started, deadline);
     // Stragglers (a registration still retrying) must not register during the measured storm:
     // stop them all, then wait until no registration is in flight (each gives its permit back).
     workers.subList(0, started).forEach(SimNode::stop);
     while (fleet.registerPermits.availablePermits() < registerWindow && System.nanoTime() < deadline) {
       Thread.sleep(20); // bounded poll of in-process counters
     }
-    for (SimNode w = justRegistered.poll(); w != null; w = justRegistered.poll()) {
-      deregistered += deregister(w);
-    }
+    deregistered += deregisterRegistered();
     double registerSecs = (System.nanoTime() - t0) / 1e9;
     int collected = collect();
     double quietAfter = awaitQuietJit(controllerMetrics);
@@ -152,6 +143,22 @@ final class WarmUp {
         + "counted in any figure)%n", fleet.registered.get(), pacedDone, PACE_PER_SEC,
         converged ? "neither JIT had compiled for " + PACED_QUIET_SECONDS + " s" : "the warm-up's keys ran out",
         started - pacedDone, registerSecs, deregistered, collected, quietAfter);
+  }
+
+  /** Waits (until {@code deadline}) for {@code started} registrations to have completed. */
+  private void awaitRegistered(int started, long deadline) throws InterruptedException {
+    while (fleet.registered.get() < started && System.nanoTime() < deadline) {
+      Thread.sleep(20); // bounded poll of an in-process counter
+    }
+  }
+
+  /** Deregisters the nodes registered since the last call; returns how many. */
+  private int deregisterRegistered() throws Exception {
+    int n = 0;
+    for (SimNode w = fleet.registeredQueue.poll(); w != null; w = fleet.registeredQueue.poll()) {
+      n += deregister(w);
+    }
+    return n;
   }
 
   /** Where the simulator processes meet before the burst (a no-op for one process). */

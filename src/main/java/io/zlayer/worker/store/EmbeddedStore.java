@@ -73,10 +73,11 @@ public final class EmbeddedStore implements Store {
   private int fruitless;
   /** Store thread only: until when batches do not linger (after {@link #FRUITLESS_LIMIT} fruitless waits). */
   private long noLingerUntil;
-  /** Store thread only: the revision as of the last commit, -1 until read. */
-  private long committedRevision = -1;
-  /** Store thread only: the revision inside the transaction in progress, -1 until read. */
-  private long txnRevision = -1;
+  /**
+   * Store thread only: the revision, as of the transaction in progress; -1 until read from the file
+   * (again after a rollback, which puts the file's back).
+   */
+  private long revision = -1;
   /** SQLite's {@code auto_vacuum} value for INCREMENTAL. */
   private static final int AUTO_VACUUM_INCREMENTAL = 2;
   /** Bytes a checkpointed WAL file is cut back to (it otherwise stays at its largest). */
@@ -274,7 +275,7 @@ public final class EmbeddedStore implements Store {
     }
     updRev.setLong(1, next);
     updRev.executeUpdate();
-    txnRevision = next;
+    revision = next;
     return new Outcome(true, next, changed);
   }
 
@@ -534,10 +535,6 @@ public final class EmbeddedStore implements Store {
         long commitStart = System.nanoTime();
         conn.commit();
         commitObserver.accept(System.nanoTime() - commitStart);
-        if (txnRevision >= 0) {
-          committedRevision = txnRevision;
-        }
-        txnRevision = -1;
         if (deletedSinceFreeCheck > 0) {
           deletedSinceFreeCheck = 0;
           compactFreePages(FREE_PAGES_KEPT);
@@ -545,7 +542,7 @@ public final class EmbeddedStore implements Store {
       } catch (Exception | Error e) { // an Error too: the job fails, the store goes on
         failure = e;
         pending.clear();
-        txnRevision = -1;
+        revision = -1;
         try {
           if (!conn.isClosed()) {
             conn.rollback();
@@ -604,17 +601,14 @@ public final class EmbeddedStore implements Store {
 
   /** The store's revision: read from the file once, then kept (this thread is the file's only writer). */
   private long readRevision() throws SQLException {
-    if (txnRevision >= 0) {
-      return txnRevision;
-    }
-    if (committedRevision >= 0) {
-      return txnRevision = committedRevision;
+    if (revision >= 0) {
+      return revision;
     }
     try (ResultSet rs = selRev.executeQuery()) {
       if (!rs.next()) {
         throw new SQLException("meta row missing in state.db");
       }
-      return txnRevision = rs.getLong(1);
+      return revision = rs.getLong(1);
     }
   }
 
